@@ -1,0 +1,62 @@
+"""Root of the `fashionlens` command: global options, then one sub-app per command group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from fashionlens import __version__
+from fashionlens.cli import common
+from fashionlens.cli.embed import embed
+from fashionlens.cli.export import export
+from fashionlens.cli.info import backbones_app, info
+from fashionlens.cli.ingest import ingest_app
+from fashionlens.cli.predict import predict_app
+from fashionlens.cli.run import run
+from fashionlens.cli.train import train_app
+
+app = typer.Typer(
+    name="fashionlens",
+    help="Turn fashion images into structured, searchable fashion data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        common.console.print(f"fashionlens {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Path | None = typer.Option(None, help="Database and model cache folder [env FASHIONLENS_HOME]."),
+    backbone: str | None = typer.Option(None, help="Embedding backbone id, e.g. mobilenet_v2.imagenet."),
+    batch_size: int | None = typer.Option(None, help="Images per model batch."),
+    weights_dir: Path | None = typer.Option(None, help="Folder holding pretrained weight files."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="-v info, -vv debug logging."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    common.setup_logging(verbose)
+    ctx.obj = common.CliState(
+        {"home": home, "backbone": backbone, "batch_size": batch_size, "weights_dir": weights_dir}, debug=debug
+    )
+
+
+app.add_typer(ingest_app, name="ingest")
+app.command()(embed)
+app.add_typer(train_app, name="train")
+app.add_typer(predict_app, name="predict")
+app.command()(export)
+app.command()(run)
+app.command()(info)
+app.add_typer(backbones_app, name="backbones")
+
+
+def main() -> None:
+    app(prog_name="fashionlens")

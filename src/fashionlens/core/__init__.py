@@ -1,0 +1,1 @@
+"""Pure types, settings, label schemes and errors. No torch, no database."""

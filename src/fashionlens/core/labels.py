@@ -1,0 +1,73 @@
+"""Garment label schemes: ModaNet's 13 classes and the coarse 8-way category derived from them.
+
+The mappings are data (`label_maps.json`); the rule that turns a set of ModaNet classes into one
+coarse category is code, because its order matters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from functools import cache
+from importlib import resources
+
+from fashionlens.core.errors import InvalidInputError
+
+BOTTOMS = frozenset({"pants", "shorts", "skirt"})
+FOOTWEAR = frozenset({"boots", "footwear"})
+ACCESSORIES = frozenset({"belt", "sunglasses", "headwear", "scarf/tie"})
+
+
+@cache
+def label_maps() -> dict[str, object]:
+    """The label schemes shipped with the package (`core/label_maps.json`)."""
+    text = resources.files("fashionlens.core").joinpath("label_maps.json").read_text(encoding="utf-8")
+    return dict(json.loads(text))
+
+
+def modanet_categories() -> tuple[str, ...]:
+    return tuple(label_maps()["modanet_categories"])  # type: ignore[arg-type]
+
+
+def coarse_categories() -> tuple[str, ...]:
+    return tuple(label_maps()["coarse_categories"])  # type: ignore[arg-type]
+
+
+def coarse_category(categories: Iterable[str]) -> str:
+    """Map the ModaNet classes present on one image to one coarse category.
+
+    dress -> dress; outer -> outerwear; top with pants/shorts/skirt -> top+bottom;
+    pants/shorts/skirt without top -> bottoms; boots/footwear -> footwear; bag -> bag;
+    belt/sunglasses/headwear/scarf -> accessory; anything else (a top alone, nothing) -> other.
+    """
+    cats = set(categories)
+    unknown = cats - set(modanet_categories())
+    if unknown:
+        raise InvalidInputError(f"unknown ModaNet categories {sorted(unknown)}; expected {modanet_categories()}")
+    if "dress" in cats:
+        return "dress"
+    if "outer" in cats:
+        return "outerwear"
+    if "top" in cats and cats & BOTTOMS:
+        return "top+bottom"
+    if cats & BOTTOMS:
+        return "bottoms"
+    if cats & FOOTWEAR:
+        return "footwear"
+    if "bag" in cats:
+        return "bag"
+    if cats & ACCESSORIES:
+        return "accessory"
+    return "other"
+
+
+def map_to_modanet(labels: Iterable[str], scheme: str) -> tuple[str, ...]:
+    """Map a dataset's label names to sorted, unique ModaNet classes with ``<scheme>_to_modanet``.
+
+    Labels the scheme does not list (skin, hair, jewellery...) carry no garment class and are dropped.
+    """
+    key = f"{scheme}_to_modanet"
+    mapping = label_maps().get(key)
+    if not isinstance(mapping, dict):
+        raise InvalidInputError(f"no label scheme {scheme!r} in label_maps.json")
+    return tuple(sorted({mapping[label] for label in labels if label in mapping}))

@@ -1,0 +1,1 @@
+"""Readers that turn dataset formats into `IngestResult`s (one module per format)."""

@@ -1,0 +1,226 @@
+"""Reader for Clothing Co-Parsing (CCP): street photos with pixel-level or image-level garment labels.
+
+Layout (``root``)::
+
+    photos/0001.jpg ... 2098.jpg
+    annotations/pixel-level/0001.mat ... 1004.mat   variable ``groundtruth``: uint8 (h, w) label map
+    annotations/image-level/1005.mat ... 2098.mat   variable ``tags``: label numbers (n x 1 or 1 x n)
+    label_list.mat                                  variable ``label_list``: 1 x 59 names, 0 = 'null'
+
+Label index 0 (``null``) is background and never reported as a label name. A photo's labels come
+from its pixel map if ``pixel-level/<stem>.mat`` exists, else from ``image-level/<stem>.mat``.
+
+Decision on bad annotations: the photo is a valid image, so it is still registered (an
+`ImageRecord`) but gets no `ImageLabel`; the annotation file goes into ``skipped`` with the reason
+(not a MAT file, variable missing, label index out of range, map size differs from the photo, or
+no annotation at all). A photo that is not a readable image is skipped itself and its annotation is
+not read. A photo whose bytes repeat an earlier photo (0025 and 1707 in the real data) is skipped:
+both would share one content-hash ``image_id``; the first, with its annotation, is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from fashionlens.core.errors import InvalidInputError
+from fashionlens.core.labels import coarse_category, map_to_modanet
+from fashionlens.core.types import ImageLabel, IngestResult, Skipped
+from fashionlens.ingest.base import IMAGE_EXTENSIONS, make_record
+
+logger = logging.getLogger(__name__)
+
+CCP_NUM_LABELS = 59
+PIXEL_DIR = Path("annotations") / "pixel-level"
+TAGS_DIR = Path("annotations") / "image-level"
+LABEL_SOURCE_PIXEL = "ccp-pixel"
+LABEL_SOURCE_TAGS = "ccp-tags"
+
+
+def _loadmat(path: Path) -> dict[str, object]:
+    """`scipy.io.loadmat`, with any failure turned into `InvalidInputError` naming the file."""
+    from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
+
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: file not found")
+    try:
+        return dict(loadmat(str(path)))
+    except (MatReadError, ValueError, TypeError, OSError, EOFError, IndexError, NotImplementedError) as exc:
+        # scipy raises a zoo of errors on non-MAT, truncated or unsupported (v7.3/HDF5) files
+        raise InvalidInputError(f"{path}: not a readable MAT file ({type(exc).__name__}: {exc})") from exc
+
+
+def _variable(mat: dict[str, object], name: str, path: Path) -> np.ndarray:
+    if name not in mat:
+        found = sorted(k for k in mat if not k.startswith("__"))
+        raise InvalidInputError(f"{path}: no variable {name!r} (found {', '.join(found) or 'none'})")
+    value = mat[name]
+    if not isinstance(value, np.ndarray):
+        raise InvalidInputError(f"{path}: variable {name!r} is not an array")
+    return value
+
+
+def ccp_label_names(root: Path) -> tuple[str, ...]:
+    """The 59 CCP label names from ``root/label_list.mat`` (index 0 = ``'null'``, background)."""
+    path = Path(root) / "label_list.mat"
+    raw = _variable(_loadmat(path), "label_list", path)
+    names: list[str] = []
+    for cell in raw.ravel():
+        arr = np.asarray(cell).ravel()
+        names.append(str(arr[0]) if arr.size else "")
+    if len(names) != CCP_NUM_LABELS:
+        raise InvalidInputError(f"{path}: expected {CCP_NUM_LABELS} label names; got {len(names)}")
+    return tuple(names)
+
+
+def _check_indices(values: np.ndarray, path: Path, num_labels: int) -> np.ndarray:
+    if values.dtype.kind == "f":
+        if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
+            raise InvalidInputError(f"{path}: label numbers must be whole numbers")
+    elif values.dtype.kind not in "iu":
+        raise InvalidInputError(f"{path}: label numbers must be integers; got dtype {values.dtype}")
+    if values.size:
+        lo, hi = values.min(), values.max()
+        if lo < 0 or hi >= num_labels:
+            raise InvalidInputError(
+                f"{path}: label index out of range: got {lo}..{hi}, expected 0..{num_labels - 1}"
+            )
+    return values
+
+
+def _mask(mat: dict[str, object], path: Path, num_labels: int) -> np.ndarray:
+    gt = _variable(mat, "groundtruth", path)
+    if gt.ndim != 2 or 0 in gt.shape:
+        raise InvalidInputError(f"{path}: groundtruth must be a 2-D (h, w) label map; got shape {gt.shape}")
+    return _check_indices(gt, path, num_labels).astype(np.uint8, copy=False)
+
+
+def load_ccp_mask(path: Path, num_labels: int = CCP_NUM_LABELS) -> np.ndarray:
+    """A pixel-level annotation as a ``uint8 (h, w)`` label map (values index `ccp_label_names`)."""
+    path = Path(path)
+    return _mask(_loadmat(path), path, num_labels)
+
+
+def _read_indices(path: Path, num_labels: int) -> tuple[str, np.ndarray, tuple[int, int] | None]:
+    """``(label_source, sorted unique label indices, mask shape or None)`` of one annotation file."""
+    mat = _loadmat(path)
+    if "groundtruth" in mat:
+        mask = _mask(mat, path, num_labels)
+        return LABEL_SOURCE_PIXEL, np.unique(mask).astype(int), (int(mask.shape[0]), int(mask.shape[1]))
+    if "tags" in mat:
+        tags = _check_indices(_variable(mat, "tags", path).ravel(), path, num_labels)
+        return LABEL_SOURCE_TAGS, np.unique(tags).astype(int), None
+    found = sorted(k for k in mat if not k.startswith("__"))
+    raise InvalidInputError(
+        f"{path}: no variable 'groundtruth' or 'tags' (found {', '.join(found) or 'none'})"
+    )
+
+
+def _names(indices: np.ndarray, label_names: Sequence[str]) -> tuple[str, ...]:
+    return tuple(label_names[i] for i in indices.tolist() if i != 0)
+
+
+def read_ccp_labels(path: Path, label_names: Sequence[str] | None = None) -> tuple[str, ...]:
+    """Label names present in one annotation file (pixel map values or tags), by label index, no ``null``.
+
+    ``label_names`` defaults to the ``label_list.mat`` of the dataset the file sits in
+    (``<root>/annotations/<level>/<file>.mat``).
+    """
+    path = Path(path)
+    if label_names is None:
+        parents = path.resolve().parents
+        if len(parents) < 3 or not (parents[2] / "label_list.mat").is_file():
+            raise InvalidInputError(
+                f"{path}: no label_list.mat two folders up; pass label_names=ccp_label_names(root)"
+            )
+        label_names = ccp_label_names(parents[2])
+    _, indices, _ = _read_indices(path, len(label_names))
+    return _names(indices, label_names)
+
+
+def _annotation_path(root: Path, stem: str) -> Path | None:
+    for folder in (PIXEL_DIR, TAGS_DIR):
+        candidate = root / folder / f"{stem}.mat"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_ccp(
+    root: Path,
+    *,
+    source: str = "street",
+    split: str = "unsplit",
+    limit: int | None = None,
+) -> IngestResult:
+    """Read CCP photos and their labels (see the module docstring for what is skipped and why).
+
+    ``limit`` reads only the first ``limit`` photos (in file-name order). Raises `InvalidInputError`
+    only when the dataset as a whole is unusable (no ``photos/`` folder, bad ``label_list.mat``).
+    """
+    root = Path(root)
+    photos_dir = root / "photos"
+    if not photos_dir.is_dir():
+        raise InvalidInputError(f"{root}: no photos/ folder; is this the Clothing Co-Parsing dataset?")
+    if limit is not None and limit < 0:
+        raise InvalidInputError(f"limit must be >= 0; got {limit}")
+    label_names = ccp_label_names(root)
+    photos = sorted(p for p in photos_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if limit is not None:
+        photos = photos[:limit]
+
+    result = IngestResult()
+    first_by_hash: dict[str, str] = {}
+    for photo in photos:
+        record = make_record(photo, source=source, dataset="ccp", split=split)
+        if isinstance(record, Skipped):
+            result.skipped.append(record)
+            continue
+        first = first_by_hash.get(record.content_hash)
+        if first is not None:
+            result.skipped.append(Skipped(str(photo), f"same image bytes as photos/{first}; first kept"))
+            continue
+        first_by_hash[record.content_hash] = photo.name
+        result.images.append(record)
+
+        ann = _annotation_path(root, photo.stem)
+        if ann is None:
+            missing = f"{PIXEL_DIR / photo.stem}.mat or {TAGS_DIR / photo.stem}.mat"
+            result.skipped.append(Skipped(str(root / missing), f"no annotation for photos/{photo.name}"))
+            continue
+        try:
+            label_source, indices, mask_hw = _read_indices(ann, len(label_names))
+            if mask_hw is not None and mask_hw != (record.height, record.width):
+                raise InvalidInputError(
+                    f"{ann}: label map is {mask_hw[1]}x{mask_hw[0]} but photos/{photo.name} "
+                    f"is {record.width}x{record.height}"
+                )
+        except InvalidInputError as exc:
+            logger.warning("no labels for %s: %s", photo.name, exc)
+            result.skipped.append(Skipped(str(ann), str(exc).removeprefix(f"{ann}: ")))
+            continue
+        names = _names(indices, label_names)
+        categories = map_to_modanet(names, "ccp")
+        result.labels.append(
+            ImageLabel(
+                image_id=record.image_id,
+                image_filename=f"photos/{photo.name}",
+                label_source=label_source,
+                modanet_categories=categories,
+                coarse_category=coarse_category(categories),
+                attributes={"ccp_labels": "|".join(names)},
+            )
+        )
+
+    logger.info(
+        "%s: %d photos read, %d labelled, %d skipped",
+        root,
+        len(result.images),
+        len(result.labels),
+        len(result.skipped),
+    )
+    return result

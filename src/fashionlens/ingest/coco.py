@@ -1,0 +1,436 @@
+"""COCO instances JSON: pure converters and the COCO, ModaNet and Roboflow readers.
+
+COCO's ``bbox`` is ``[x, y, w, h]`` (``bbox_xywh``); it exists only in this module. Everything a
+reader returns holds absolute pixel ``xyxy`` boxes clipped to the image with `clip_xyxy`.
+
+Images whose file is not on disk (ModaNet ships annotations without photos) keep their
+annotations and labels under ``image_id = f"{dataset}/{file_name}"`` and get no `ImageRecord`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from fashionlens.core.errors import InvalidInputError
+from fashionlens.core.labels import coarse_category, map_to_modanet
+from fashionlens.core.types import (
+    SOURCES,
+    SPLITS,
+    ImageLabel,
+    ImageRecord,
+    IngestResult,
+    ObjectAnnotation,
+    Skipped,
+    clip_xyxy,
+)
+from fashionlens.ingest.base import make_record
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_KEYS = ("images", "annotations", "categories")
+# Annotation keys this module interprets; every other key is passed through in `attributes`.
+_KNOWN_ANNOTATION_KEYS = frozenset({"id", "image_id", "category_id", "bbox", "segmentation", "area"})
+ROBOFLOW_SPLITS = {"train": "train", "valid": "valid", "validation": "valid", "test": "test"}
+ROBOFLOW_ANNOTATIONS = "_annotations.coco.json"
+
+BoxXYXY = tuple[float, float, float, float]
+
+
+# --- pure converters -------------------------------------------------------------------------
+
+
+def bbox_xywh_to_xyxy(bbox_xywh: Sequence[float]) -> BoxXYXY:
+    """COCO ``[x, y, w, h]`` to absolute ``(x1, y1, x2, y2)``."""
+    x, y, w, h = (float(v) for v in bbox_xywh)
+    return (x, y, x + w, y + h)
+
+
+def xyxy_to_bbox_xywh(xyxy: Sequence[float]) -> list[float]:
+    """Absolute ``(x1, y1, x2, y2)`` to COCO ``[x, y, w, h]``."""
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    return [x1, y1, x2 - x1, y2 - y1]
+
+
+def polygons_xyxy(polygons: Iterable[Sequence[float]]) -> BoxXYXY | None:
+    """The box around COCO polygons (flat ``[x, y, ...]`` lists), or None if they hold no point."""
+    xs = [float(v) for poly in polygons for v in poly[0::2]]
+    ys = [float(v) for poly in polygons for v in poly[1::2]]
+    if not xs or not ys:
+        return None
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
+def _is_polygons(segmentation: object) -> bool:
+    return isinstance(segmentation, list) and all(isinstance(p, list) for p in segmentation)
+
+
+def _bad_bbox(ann: dict) -> str | None:
+    bbox = ann.get("bbox")
+    if bbox is None:
+        seg = ann.get("segmentation")
+        ok = _is_polygons(seg) and polygons_xyxy(seg) is not None
+        return None if ok else "has no 'bbox' and no polygon to derive it from"
+    numbers = isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, int | float) for v in bbox)
+    if not (numbers and bbox[2] >= 0 and bbox[3] >= 0):
+        return f"has bbox {bbox!r}; expected [x, y, w, h] with w, h >= 0"
+    return None
+
+
+def validate_coco(coco: object, *, name: str) -> None:
+    """Check the structure a reader relies on; raise `InvalidInputError` naming ``name`` and the problem.
+
+    Checks: a JSON object with ``images``, ``annotations`` and ``categories`` lists; every image has
+    ``id``, ``file_name`` and positive ``width``/``height``; ids are unique; every annotation has
+    ``image_id`` and ``category_id`` that exist and a 4-number ``bbox`` (or polygons to derive it from).
+    """
+    if not isinstance(coco, dict):
+        raise InvalidInputError(f"{name}: expected a COCO JSON object; got {type(coco).__name__}")
+    missing = [k for k in REQUIRED_KEYS if k not in coco]
+    if missing:
+        raise InvalidInputError(f"{name}: not a COCO instances file, missing key(s) {', '.join(missing)}")
+    for key in REQUIRED_KEYS:
+        if not isinstance(coco[key], list):
+            raise InvalidInputError(f"{name}: '{key}' must be a list; got {type(coco[key]).__name__}")
+    image_ids: set[object] = set()
+    for i, img in enumerate(coco["images"]):
+        lacks = (
+            [k for k in ("id", "file_name", "width", "height") if k not in img]
+            if isinstance(img, dict)
+            else 0
+        )
+        if lacks != []:
+            raise InvalidInputError(
+                f"{name}: images[{i}] must be an object with id, file_name, width, height"
+            )
+        w, h = img["width"], img["height"]
+        if not (isinstance(w, int | float) and isinstance(h, int | float) and w > 0 and h > 0):
+            raise InvalidInputError(f"{name}: images[{i}] ({img['file_name']}) has size {w!r}x{h!r}")
+        if img["id"] in image_ids:
+            raise InvalidInputError(f"{name}: image id {img['id']!r} appears twice in 'images'")
+        image_ids.add(img["id"])
+    category_ids: set[object] = set()
+    for i, cat in enumerate(coco["categories"]):
+        if not isinstance(cat, dict) or "id" not in cat or "name" not in cat:
+            raise InvalidInputError(f"{name}: categories[{i}] must be an object with 'id' and 'name'")
+        if cat["id"] in category_ids:
+            raise InvalidInputError(f"{name}: category id {cat['id']!r} appears twice in 'categories'")
+        category_ids.add(cat["id"])
+    for i, ann in enumerate(coco["annotations"]):
+        if not isinstance(ann, dict) or "image_id" not in ann or "category_id" not in ann:
+            raise InvalidInputError(f"{name}: annotations[{i}] must be an object with image_id, category_id")
+        where = f"{name}: annotations[{i}] (id {ann.get('id')!r})"
+        if ann["image_id"] not in image_ids:
+            raise InvalidInputError(f"{where} refers to image_id {ann['image_id']!r}, not in 'images'")
+        if ann["category_id"] not in category_ids:
+            raise InvalidInputError(
+                f"{where} refers to category_id {ann['category_id']!r}, not in 'categories'"
+            )
+        problem = _bad_bbox(ann)
+        if problem:
+            raise InvalidInputError(f"{where} {problem}")
+
+
+def used_categories(coco: dict) -> list[str]:
+    """Names of the categories at least one annotation uses, in ``categories`` order.
+
+    Roboflow exports list a supercategory (``id`` 0, named after the project) that no box uses.
+    """
+    used = {ann["category_id"] for ann in coco["annotations"]}
+    return [cat["name"] for cat in coco["categories"] if cat["id"] in used]
+
+
+def coco_to_objects(
+    coco: dict, *, dataset: str, image_ids: dict[int, str], sizes_wh: dict[int, tuple[int, int]] | None = None
+) -> list[ObjectAnnotation]:
+    """Turn COCO annotations into `ObjectAnnotation`s with clipped absolute ``xyxy`` boxes.
+
+    ``image_ids`` maps a COCO image id to the library ``image_id``; annotations of COCO images not
+    in it are left out. ``sizes_wh`` overrides the COCO ``width``/``height`` used for clipping
+    (e.g. the size measured on the file). Polygon segmentations go to ``segmentation``; an RLE one
+    goes to ``attributes["segmentation_rle"]``. Other annotation keys (iscrowd, attribute_ids,
+    pair_id, style, keypoints...) pass through in ``attributes``. Assumes `validate_coco` passed.
+    """
+    categories = {cat["id"]: str(cat["name"]) for cat in coco["categories"]}
+    sizes = {img["id"]: (img["width"], img["height"]) for img in coco["images"]}
+    if sizes_wh:
+        sizes.update(sizes_wh)
+    objects = []
+    for ann in coco["annotations"]:
+        coco_image = ann["image_id"]
+        if coco_image not in image_ids:
+            continue
+        seg = ann.get("segmentation")
+        polygons = [[float(v) for v in poly] for poly in seg] if _is_polygons(seg) else []
+        raw = bbox_xywh_to_xyxy(ann["bbox"]) if ann.get("bbox") is not None else polygons_xyxy(polygons)
+        if raw is None:  # validate_coco rules this out
+            raise InvalidInputError(f"annotation {ann.get('id')!r} has no bbox and no polygon")
+        width, height = sizes[coco_image]
+        attributes = {k: v for k, v in ann.items() if k not in _KNOWN_ANNOTATION_KEYS}
+        if isinstance(seg, dict):
+            attributes["segmentation_rle"] = seg
+        area = ann.get("area")
+        if area is None:
+            area = (raw[2] - raw[0]) * (raw[3] - raw[1])
+        objects.append(
+            ObjectAnnotation(
+                image_id=image_ids[coco_image],
+                category=categories[ann["category_id"]],
+                bbox_xyxy=clip_xyxy(raw, width, height),
+                dataset=dataset,
+                segmentation=polygons,
+                area=float(area),
+                attributes=attributes,
+            )
+        )
+    return objects
+
+
+def objects_to_labels(
+    objects: Iterable[ObjectAnnotation],
+    filenames: dict[str, str],
+    *,
+    label_source: str,
+    label_scheme: str | None = None,
+) -> list[ImageLabel]:
+    """One `ImageLabel` per ``image_id`` of ``filenames`` (in its order), from the objects on it.
+
+    ``attributes["categories"]`` lists the dataset's own category names joined by ``|``; with a
+    ``label_scheme`` they are also mapped to ModaNet classes and a coarse category.
+    """
+    per_image: dict[str, set[str]] = {image_id: set() for image_id in filenames}
+    for obj in objects:
+        if obj.image_id in per_image:
+            per_image[obj.image_id].add(obj.category)
+    labels = []
+    for image_id, cats in per_image.items():
+        modanet = map_to_modanet(cats, label_scheme) if label_scheme else ()
+        labels.append(
+            ImageLabel(
+                image_id=image_id,
+                image_filename=filenames[image_id],
+                label_source=label_source,
+                modanet_categories=modanet,
+                coarse_category=coarse_category(modanet) if label_scheme else "",
+                attributes={"categories": "|".join(sorted(cats))},
+            )
+        )
+    return labels
+
+
+def objects_to_coco(
+    images: list[ImageRecord], annotations: list[ObjectAnnotation], categories: list[str]
+) -> dict:
+    """Write images and annotations as a COCO instances dict (ids numbered from 1).
+
+    ``file_name`` is the image's file name; ``bbox`` is ``[x, y, w, h]``. ``attributes`` are written
+    back as annotation keys (``segmentation_rle`` becomes the ``segmentation``); ``iscrowd``
+    defaults to 0. Raises `InvalidInputError` for an annotation on an unknown image or category.
+    """
+    if len(set(categories)) != len(categories):
+        raise InvalidInputError(f"categories must be unique; got {categories}")
+    category_ids = {name: i for i, name in enumerate(categories, start=1)}
+    coco_images = []
+    image_index: dict[str, int] = {}
+    for record in images:
+        if record.image_id in image_index:
+            continue
+        image_index[record.image_id] = len(coco_images) + 1
+        coco_images.append(
+            {
+                "id": image_index[record.image_id],
+                "file_name": Path(record.image_path).name,
+                "width": record.width,
+                "height": record.height,
+            }
+        )
+    coco_annotations = []
+    for i, obj in enumerate(annotations, start=1):
+        if obj.image_id not in image_index:
+            raise InvalidInputError(f"annotation {i} is on image {obj.image_id!r}, which is not in images")
+        if obj.category not in category_ids:
+            raise InvalidInputError(f"annotation {i} has category {obj.category!r}, not in {categories}")
+        attributes = dict(obj.attributes)
+        rle = attributes.pop("segmentation_rle", None)
+        coco_annotations.append(
+            {
+                **attributes,
+                "id": i,
+                "image_id": image_index[obj.image_id],
+                "category_id": category_ids[obj.category],
+                "bbox": xyxy_to_bbox_xywh(obj.bbox_xyxy),
+                "area": obj.area,
+                "segmentation": rle if rle is not None else [list(p) for p in obj.segmentation],
+                "iscrowd": attributes.get("iscrowd", 0),
+            }
+        )
+    coco_categories = [{"id": i, "name": name, "supercategory": ""} for name, i in category_ids.items()]
+    return {"images": coco_images, "annotations": coco_annotations, "categories": coco_categories}
+
+
+# --- readers -----------------------------------------------------------------------------------
+
+
+def load_coco_json(path: Path) -> dict:
+    """Read and validate a COCO instances JSON; `InvalidInputError` names the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: COCO annotations file not found")
+    try:
+        coco = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{path}: not a text JSON file ({exc.reason})") from exc
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    validate_coco(coco, name=str(path))
+    return coco
+
+
+def record_size(record: ImageRecord) -> tuple[int, int]:
+    return record.width, record.height
+
+
+def _check_source_split(source: str, split: str) -> None:
+    if source not in SOURCES:
+        raise InvalidInputError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
+    if split not in SPLITS:
+        raise InvalidInputError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+
+
+def read_coco(
+    annotations_json: Path,
+    images_dir: Path | None = None,
+    *,
+    source: str,
+    dataset: str,
+    split: str = "unsplit",
+    label_scheme: str | None = None,
+) -> IngestResult:
+    """Read a COCO instances file and the images it lists.
+
+    ``images_dir`` defaults to the JSON's folder. Each image on disk becomes an `ImageRecord`
+    (its annotations use the content-hash ``image_id``); a corrupt one is a `Skipped` with its
+    annotations. Images not on disk keep annotations and labels under ``f"{dataset}/{file_name}"``,
+    summarised by one `Skipped`. Every image gets one `ImageLabel` (``label_scheme`` maps the
+    categories to ModaNet, e.g. "modanet", "deepfashion2", "fashionpedia").
+    """
+    _check_source_split(source, split)
+    if label_scheme:
+        map_to_modanet((), label_scheme)  # unknown scheme: fail before reading anything
+    annotations_json = Path(annotations_json)
+    coco = load_coco_json(annotations_json)
+    images_dir = Path(images_dir) if images_dir is not None else annotations_json.parent
+    return _read_loaded(coco, annotations_json, images_dir, source, dataset, split, label_scheme)
+
+
+def _read_loaded(
+    coco: dict,
+    annotations_json: Path,
+    images_dir: Path,
+    source: str,
+    dataset: str,
+    split: str,
+    label_scheme: str | None,
+) -> IngestResult:
+    n_objects: dict[object, int] = {}
+    for ann in coco["annotations"]:
+        n_objects[ann["image_id"]] = n_objects.get(ann["image_id"], 0) + 1
+    result = IngestResult()
+    image_ids: dict[int, str] = {}
+    sizes_wh: dict[int, tuple[int, int]] = {}
+    filenames: dict[str, str] = {}
+    first_path: dict[str, str] = {}
+    not_on_disk: list[str] = []
+    for img in coco["images"]:
+        file_name = str(img["file_name"])
+        path = images_dir / file_name
+        if not path.is_file():
+            not_on_disk.append(file_name)
+            image_id = f"{dataset}/{file_name}"
+        else:
+            record = make_record(path, source=source, dataset=dataset, split=split)
+            if isinstance(record, Skipped):
+                n = n_objects.get(img["id"], 0)
+                result.skipped.append(
+                    Skipped(record.path, f"{record.reason}; its {n} annotations were not read")
+                )
+                continue
+            if record.image_id in first_path:
+                result.skipped.append(
+                    Skipped(str(path), f"same content as {first_path[record.image_id]}; read once")
+                )
+                continue
+            first_path[record.image_id] = str(path)
+            if record_size(record) != (img["width"], img["height"]):
+                w_h = f"{img['width']}x{img['height']}"
+                logger.warning(
+                    "%s: file is %dx%d, JSON says %s; using the file", path, *record_size(record), w_h
+                )
+                sizes_wh[img["id"]] = (record.width, record.height)
+            result.images.append(record)
+            image_id = record.image_id
+        image_ids[img["id"]] = image_id
+        filenames[image_id] = file_name
+    result.annotations = coco_to_objects(coco, dataset=dataset, image_ids=image_ids, sizes_wh=sizes_wh)
+    result.labels = objects_to_labels(
+        result.annotations, filenames, label_source=dataset, label_scheme=label_scheme
+    )
+    if not_on_disk:
+        kept = sum(1 for a in result.annotations if a.image_id.startswith(f"{dataset}/"))
+        result.skipped.append(
+            Skipped(
+                str(images_dir),
+                f"{len(not_on_disk)} of {len(coco['images'])} images listed in {annotations_json.name} "
+                f"are not on disk (e.g. {not_on_disk[0]}); their {kept} annotations and labels were kept "
+                f"with image_id '{dataset}/<file_name>'",
+            )
+        )
+    counts = (len(result.images), len(result.annotations), len(result.labels), len(result.skipped))
+    logger.info("%s: %d images, %d annotations, %d labels, %d skipped entries", annotations_json, *counts)
+    return result
+
+
+def read_modanet(
+    annotations_json: Path, images_dir: Path | None = None, *, split: str = "unsplit"
+) -> IngestResult:
+    """ModaNet's COCO file (street photos, 13 classes): `read_coco` with the "modanet" scheme."""
+    return read_coco(
+        annotations_json, images_dir, source="street", dataset="modanet", split=split, label_scheme="modanet"
+    )
+
+
+def read_roboflow(
+    root: Path, *, source: str = "runway", dataset: str | None = None, label_scheme: str | None = None
+) -> IngestResult:
+    """A Roboflow COCO export: ``root/{train,valid,test}/_annotations.coco.json`` with images beside.
+
+    The split comes from the folder. Roboflow lists its project name as a supercategory that no
+    annotation uses; unused categories are left out of the logged category list and of the labels.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InvalidInputError(f"{root}: Roboflow export folder not found")
+    dataset = dataset or root.name
+    found = [
+        (folder, ROBOFLOW_SPLITS[folder.name.lower()])
+        for folder in sorted(p for p in root.iterdir() if p.is_dir())
+        if folder.name.lower() in ROBOFLOW_SPLITS and (folder / ROBOFLOW_ANNOTATIONS).is_file()
+    ]
+    if not found:
+        raise InvalidInputError(
+            f"{root}: not a Roboflow COCO export; expected {{train,valid,test}}/{ROBOFLOW_ANNOTATIONS}"
+        )
+    _check_source_split(source, "unsplit")
+    if label_scheme:
+        map_to_modanet((), label_scheme)
+    result = IngestResult()
+    for folder, split in found:
+        json_path = folder / ROBOFLOW_ANNOTATIONS
+        coco = load_coco_json(json_path)
+        used = used_categories(coco)
+        unused = [c["name"] for c in coco["categories"] if c["name"] not in used]
+        logger.info("%s: categories %s; unused, left out: %s", json_path, used, unused)
+        result.extend(_read_loaded(coco, json_path, folder, source, dataset, split, label_scheme))
+    return result

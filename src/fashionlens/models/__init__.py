@@ -1,0 +1,1 @@
+"""Backbones (image -> embedding) behind one registry, and heads on top of them."""

@@ -1,0 +1,145 @@
+"""Ingest any supported dataset into the catalogue: format detection and dispatch to the readers."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fashionlens.core.errors import InvalidInputError
+from fashionlens.core.settings import Settings
+from fashionlens.core.types import IngestResult
+from fashionlens.store.catalog import Catalog, WriteCounts
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("folder", "coco", "roboflow", "modanet", "deepfashion2", "products", "ccp", "fashion-mnist")
+
+
+@dataclass
+class IngestReport:
+    path: str
+    format: str
+    result: IngestResult
+    written: WriteCounts
+
+
+def detect_format(path: Path) -> str:
+    """Guess the dataset format of ``path`` from its layout."""
+    if path.is_file():
+        if path.suffix.lower() == ".json":
+            return "coco"
+        raise InvalidInputError(f"{path}: not a dataset folder or COCO .json file")
+    if not path.is_dir():
+        raise InvalidInputError(f"{path}: no such file or folder")
+    if (path / "styles.csv").is_file():
+        return "products"
+    if (path / "label_list.mat").is_file() and (path / "photos").is_dir():
+        return "ccp"
+    if any((path / split / "_annotations.coco.json").is_file() for split in ("train", "valid", "test")):
+        return "roboflow"
+    if (path / "annos").is_dir() and (path / "image").is_dir():
+        return "deepfashion2"
+    if any(p.name.endswith("idx3-ubyte.gz") or p.name.endswith("idx3-ubyte") for p in path.iterdir()):
+        return "fashion-mnist"
+    return "folder"
+
+
+def read_any(path: Path | None, fmt: str, settings: Settings, *, source: str | None = None,
+             limit: int | None = None, **options: Any) -> IngestResult:
+    """Run the reader for ``fmt`` on ``path`` (``fmt='auto'`` detects it)."""
+    if fmt == "fashion-mnist" and path is None:
+        from fashionlens.ingest.fashion_mnist import find_fashion_mnist
+
+        path = find_fashion_mnist()
+    if path is None:
+        raise InvalidInputError(f"format {fmt} needs a path")
+    path = Path(path).expanduser()
+    if fmt == "auto":
+        fmt = detect_format(path)
+    if fmt not in FORMATS:
+        raise InvalidInputError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    readers: dict[str, Callable[[], IngestResult]] = {
+        "folder": lambda: _folder(path, source, options),
+        "coco": lambda: _coco(path, source, options),
+        "roboflow": lambda: _roboflow(path, source),
+        "modanet": lambda: _modanet(path, options),
+        "deepfashion2": lambda: _deepfashion2(path, source),
+        "products": lambda: _products(path, source, limit),
+        "ccp": lambda: _ccp(path, source, limit),
+        "fashion-mnist": lambda: _fashion_mnist(path, settings, options),
+    }
+    logger.info("reading %s as %s", path, fmt)
+    return readers[fmt]()
+
+
+def ingest(catalog: Catalog, path: Path | None, fmt: str, settings: Settings, **kwargs: Any) -> IngestReport:
+    """Read a dataset and upsert it into the catalogue (idempotent)."""
+    if fmt == "auto" and path is not None:
+        fmt = detect_format(Path(path).expanduser())
+    result = read_any(path, fmt, settings, **kwargs)
+    written = catalog.add_ingest(result)
+    return IngestReport(str(path) if path else fmt, fmt, result, written)
+
+
+def _folder(path: Path, source: str | None, options: dict[str, Any]) -> IngestResult:
+    from fashionlens.ingest.folder import read_folder
+
+    return read_folder(path, source=source or "wardrobe", dataset=options.get("dataset"),
+                       labels_from_subfolders=bool(options.get("labels_from_subfolders")),
+                       label_scheme=options.get("label_scheme"))
+
+
+def _coco(path: Path, source: str | None, options: dict[str, Any]) -> IngestResult:
+    from fashionlens.ingest.coco import read_coco
+
+    try:
+        names = {c.get("name") for c in json.loads(path.read_text(encoding="utf-8")).get("categories", [])}
+    except (OSError, ValueError, AttributeError):
+        names = set()  # read_coco reports the real problem with the file
+    scheme = options.get("label_scheme")
+    if scheme is None and names and names <= {"bag", "belt", "boots", "footwear", "outer", "dress", "sunglasses",
+                                              "pants", "top", "shorts", "skirt", "headwear", "scarf/tie"}:
+        scheme = "modanet"
+    return read_coco(path, options.get("images_dir"), source=source or "street",
+                     dataset=options.get("dataset") or path.stem, label_scheme=scheme)
+
+
+def _roboflow(path: Path, source: str | None) -> IngestResult:
+    from fashionlens.ingest.coco import read_roboflow
+
+    return read_roboflow(path, source=source or "runway")
+
+
+def _modanet(path: Path, options: dict[str, Any]) -> IngestResult:
+    from fashionlens.ingest.coco import read_modanet
+
+    return read_modanet(path, options.get("images_dir"))
+
+
+def _deepfashion2(path: Path, source: str | None) -> IngestResult:
+    from fashionlens.ingest.deepfashion2 import read_deepfashion2
+
+    return read_deepfashion2(path, source=source or "street")
+
+
+def _products(path: Path, source: str | None, limit: int | None) -> IngestResult:
+    from fashionlens.ingest.products import read_products
+
+    return read_products(path, source=source or "product", limit=limit)
+
+
+def _ccp(path: Path, source: str | None, limit: int | None) -> IngestResult:
+    from fashionlens.ingest.ccp import read_ccp
+
+    return read_ccp(path, source=source or "street", limit=limit)
+
+
+def _fashion_mnist(path: Path, settings: Settings, options: dict[str, Any]) -> IngestResult:
+    from fashionlens.ingest.fashion_mnist import read_fashion_mnist
+
+    return read_fashion_mnist(path, settings.datasets_dir / "fashion-mnist",
+                              per_class=int(options.get("per_class") or 100))

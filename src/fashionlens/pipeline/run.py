@@ -1,0 +1,64 @@
+"""The main job: ingest -> embed -> train the category probe -> predict -> export the enriched CSV."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from fashionlens.core.settings import Settings
+from fashionlens.models.registry import create_backbone
+from fashionlens.pipeline.category import CategoryReport, predict_category, train_category
+from fashionlens.pipeline.embed import EmbedReport, embed_catalog
+from fashionlens.pipeline.export import ExportReport, export_enriched
+from fashionlens.pipeline.ingest import IngestReport, ingest
+from fashionlens.store.catalog import Catalog
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunReport:
+    ingests: list[IngestReport]
+    embed: EmbedReport
+    category: CategoryReport
+    predicted: int
+    export: ExportReport
+
+
+def run_main_job(
+    settings: Settings,
+    paths: Sequence[Path] = (),
+    *,
+    out_csv: Path | None = None,
+    limit: int | None = None,
+    per_class: int = 100,
+    train_source: str | None = None,
+    on_stage: Callable[[str], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RunReport:
+    """Run steps 1-5 on ``paths`` (format auto-detected), or on Fashion-MNIST when none are given."""
+    catalog = Catalog(settings.db_path)
+    stage = on_stage or (lambda name: logger.info("%s", name))
+    ingests = []
+    if paths:
+        for path in paths:
+            stage(f"ingest {path}")
+            ingests.append(ingest(catalog, Path(path), "auto", settings, limit=limit))
+    else:
+        stage("ingest fashion-mnist (the embedded default)")
+        ingests.append(ingest(catalog, None, "fashion-mnist", settings, per_class=per_class))
+    backbone = create_backbone(settings.backbone, device=settings.device, weights_dir=settings.weights_dir)
+    stage(f"embed with {backbone.model_id}")
+    embed = embed_catalog(catalog, backbone, batch_size=settings.batch_size, skip_failures=settings.skip_failures,
+                          on_start=on_start, progress=progress)
+    stage("train category")
+    category = train_category(catalog, settings, backbone.model_id, source=train_source)
+    stage("predict category")
+    predicted = predict_category(catalog, settings, backbone.model_id)
+    stage("export")
+    out_csv = out_csv or settings.home / "exports" / "fashionlens_enriched.csv"
+    export = export_enriched(catalog, backbone.model_id, out_csv)
+    return RunReport(ingests, embed, category, predicted, export)

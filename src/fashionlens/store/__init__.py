@@ -1,0 +1,1 @@
+"""The embedded catalogue database (LanceDB under FASHIONLENS_HOME/db)."""
