@@ -22,7 +22,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def fashionlens_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "fashionlens_home"
     monkeypatch.setenv("FASHIONLENS_HOME", str(home))
-    for var in ("FASHIONLENS_CONFIG", "FASHIONLENS_BACKBONE", "FASHIONLENS_BATCH_SIZE", "FASHIONLENS_WEIGHTS_DIR"):
+    for var in (
+        "FASHIONLENS_CONFIG",
+        "FASHIONLENS_BACKBONE",
+        "FASHIONLENS_BATCH_SIZE",
+        "FASHIONLENS_WEIGHTS_DIR",
+    ):
         monkeypatch.delenv(var, raising=False)
     return home
 

@@ -40,11 +40,14 @@ def root(
     weights_dir: Path | None = typer.Option(None, help="Folder holding pretrained weight files."),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="-v info, -vv debug logging."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     common.setup_logging(verbose)
     ctx.obj = common.CliState(
-        {"home": home, "backbone": backbone, "batch_size": batch_size, "weights_dir": weights_dir}, debug=debug
+        {"home": home, "backbone": backbone, "batch_size": batch_size, "weights_dir": weights_dir},
+        debug=debug,
     )
 
 

@@ -10,7 +10,14 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from fashionlens.core.errors import FashionlensError
 from fashionlens.core.settings import Settings, load_settings
@@ -50,16 +57,24 @@ def errors(ctx: typer.Context) -> Iterator[None]:
     except Exception as exc:
         if debug:
             raise
-        err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
-                          highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(2) from None
 
 
 @contextlib.contextmanager
 def progress_bar(description: str) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
     """Yield ``(on_start(total), advance(n))`` callbacks driving one Rich progress bar on stderr."""
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=err_console) as progress:
         task = progress.add_task(description, total=None)
 

@@ -23,10 +23,18 @@ def embed(
         clauses = [f"{col} = '{val}'" for col, val in (("source", source), ("split", split)) if val]
         model = create_backbone(settings.backbone, device=settings.device, weights_dir=settings.weights_dir)
         with common.progress_bar(f"embed {model.model_id}") as (on_start, advance):
-            report = embed_catalog(Catalog(settings.db_path), model, batch_size=settings.batch_size,
-                                   where=" AND ".join(clauses) or None, skip_failures=settings.skip_failures,
-                                   on_start=on_start, progress=advance)
+            report = embed_catalog(
+                Catalog(settings.db_path),
+                model,
+                batch_size=settings.batch_size,
+                where=" AND ".join(clauses) or None,
+                skip_failures=settings.skip_failures,
+                on_start=on_start,
+                progress=advance,
+            )
         common.console.print(
-            f"embedded {report.embedded} images with {report.model_id} ({report.images_per_second:.1f} img/s); "
-            f"{report.already_done} already done; {len(report.skipped)} skipped")
+            f"embedded {report.embedded} images with {report.model_id} "
+            f"({report.images_per_second:.1f} img/s); "
+            f"{report.already_done} already done; {len(report.skipped)} skipped"
+        )
         common.print_skipped(report.skipped)

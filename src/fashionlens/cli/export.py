@@ -12,7 +12,9 @@ from fashionlens.cli import common
 def export(
     ctx: typer.Context,
     out: Path = typer.Option(Path("fashionlens_enriched.csv"), help=".csv or .parquet"),
-    table: str | None = typer.Option(None, help="Export this table instead (images, labels, annotations, ...)."),
+    table: str | None = typer.Option(
+        None, help="Export this table instead (images, labels, annotations, ...)."
+    ),
 ) -> None:
     """Write image_id,source,original_dataset,image_path,feature_row,pred_category,... (+ features .npy)."""
     from fashionlens.models.registry import get_spec
@@ -27,4 +29,6 @@ def export(
             common.console.print(f"wrote {catalog.count(table)} rows of {table} to {path}")
             return
         report = export_enriched(catalog, get_spec(settings.backbone).name, out)
-        common.console.print(f"wrote {report.rows} rows to {report.csv_path} (features: {report.features_path})")
+        common.console.print(
+            f"wrote {report.rows} rows to {report.csv_path} (features: {report.features_path})"
+        )

@@ -35,6 +35,6 @@ def list_(ctx: typer.Context) -> None:
         for col in ("name", "dim", "text", "weights"):
             table.add_column(col)
         for spec in list_backbones():
-            where = spec.offline_package and f"pip package {spec.offline_package}" or spec.weights_url or ""
+            where = (spec.offline_package and f"pip package {spec.offline_package}") or spec.weights_url or ""
             table.add_row(spec.name, str(spec.dim), "yes" if spec.has_text else "", where)
         common.console.print(table)

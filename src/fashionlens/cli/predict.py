@@ -6,8 +6,9 @@ import typer
 
 from fashionlens.cli import common
 
-predict_app = typer.Typer(help="Predict labels for the catalogue (default: category).",
-                          invoke_without_command=True)
+predict_app = typer.Typer(
+    help="Predict labels for the catalogue (default: category).", invoke_without_command=True
+)
 
 
 def _category(ctx: typer.Context) -> None:

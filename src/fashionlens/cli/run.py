@@ -12,7 +12,9 @@ from fashionlens.cli import common
 
 def run(
     ctx: typer.Context,
-    paths: list[Path] | None = typer.Argument(None, help="Datasets (format auto-detected). None: Fashion-MNIST."),
+    paths: list[Path] | None = typer.Argument(
+        None, help="Datasets (format auto-detected). None: Fashion-MNIST."
+    ),
     out: Path = typer.Option(Path("fashionlens_enriched.csv"), help="The enriched CSV to write."),
     limit: int | None = typer.Option(None, help="Read at most this many images per dataset."),
     per_class: int = typer.Option(100, help="Fashion-MNIST default: images per class and split."),
@@ -24,23 +26,39 @@ def run(
     with common.errors(ctx):
         settings = common.state(ctx).settings()
         with common.progress_bar("embed") as (on_start, advance):
-            report = run_main_job(settings, paths or [], out_csv=out, limit=limit, per_class=per_class,
-                                  train_source=train_source, on_stage=lambda s: common.err_console.log(s),
-                                  on_start=on_start, progress=advance)
+            report = run_main_job(
+                settings,
+                paths or [],
+                out_csv=out,
+                limit=limit,
+                per_class=per_class,
+                train_source=train_source,
+                on_stage=lambda s: common.err_console.log(s),
+                on_start=on_start,
+                progress=advance,
+            )
         for ing in report.ingests:
-            common.console.print(f"ingested {ing.path} ({ing.format}): {ing.written.images} images, "
-                                 f"{ing.written.labels} labels, {len(ing.result.skipped)} skipped")
+            common.console.print(
+                f"ingested {ing.path} ({ing.format}): {ing.written.images} images, "
+                f"{ing.written.labels} labels, {len(ing.result.skipped)} skipped"
+            )
             common.print_skipped(ing.result.skipped)
         e = report.embed
-        common.console.print(f"embedded {e.embedded} with {e.model_id} ({e.images_per_second:.1f} img/s), "
-                             f"{e.already_done} already done")
+        common.console.print(
+            f"embedded {e.embedded} with {e.model_id} ({e.images_per_second:.1f} img/s), "
+            f"{e.already_done} already done"
+        )
         c = report.category
-        common.console.print(f"category probe ({c.split_method}): held-out accuracy {c.accuracy:.3f}, "
-                             f"macro-F1 {c.macro_f1:.3f} on {c.n_test} images")
+        common.console.print(
+            f"category probe ({c.split_method}): held-out accuracy {c.accuracy:.3f}, "
+            f"macro-F1 {c.macro_f1:.3f} on {c.n_test} images"
+        )
         table = Table(title="predicted category share by source")
         table.add_column("source")
         table.add_column("category shares")
         for source, shares in report.export.category_share.items():
-            table.add_row(source, ", ".join(f"{k} {v:.0%}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1])))
+            table.add_row(
+                source, ", ".join(f"{k} {v:.0%}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1]))
+            )
         common.console.print(table)
         common.console.print(f"wrote {report.export.rows} rows to {report.export.csv_path}")

@@ -29,7 +29,7 @@ class NotReadyError(FashionlensError, RuntimeError):
     """A step needs the output of an earlier step that has not run (no embeddings, no model...)."""
 
 
-def require(module: str, extra: str | None = None, package: str | None = None):  # noqa: ANN201
+def require(module: str, extra: str | None = None, package: str | None = None):
     """Import an optional dependency or raise `MissingDependencyError` naming the pip install."""
     import importlib
 

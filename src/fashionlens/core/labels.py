@@ -43,7 +43,9 @@ def coarse_category(categories: Iterable[str]) -> str:
     cats = set(categories)
     unknown = cats - set(modanet_categories())
     if unknown:
-        raise InvalidInputError(f"unknown ModaNet categories {sorted(unknown)}; expected {modanet_categories()}")
+        raise InvalidInputError(
+            f"unknown ModaNet categories {sorted(unknown)}; expected {modanet_categories()}"
+        )
     if "dress" in cats:
         return "dress"
     if "outer" in cats:

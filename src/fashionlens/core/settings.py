@@ -38,7 +38,9 @@ class Settings:
             raise InvalidInputError(f"batch_size must be >= 1; got {self.batch_size}")
         if self.num_threads < 0:
             raise InvalidInputError(f"num_threads must be >= 0; got {self.num_threads}")
-        if not self.device or not (self.device == "cpu" or self.device.startswith("cuda") or self.device == "mps"):
+        if not self.device or not (
+            self.device == "cpu" or self.device.startswith("cuda") or self.device == "mps"
+        ):
             raise InvalidInputError(f"device must be cpu, cuda[:N] or mps; got {self.device!r}")
 
     @property
@@ -64,8 +66,15 @@ _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 def _coerce(key: str, value: Any) -> Any:
     if key not in _FIELDS:
         raise InvalidInputError(f"unknown setting {key!r}; known: {', '.join(sorted(_FIELDS))}")
-    kind = {"home": Path, "weights_dir": Path, "batch_size": int, "num_threads": int,
-            "skip_failures": bool, "backbone": str, "device": str}[key]
+    kind = {
+        "home": Path,
+        "weights_dir": Path,
+        "batch_size": int,
+        "num_threads": int,
+        "skip_failures": bool,
+        "backbone": str,
+        "device": str,
+    }[key]
     if value is None:
         return None
     try:

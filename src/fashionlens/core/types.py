@@ -123,12 +123,16 @@ class Embeddings:
     def __post_init__(self) -> None:
         v = self.vectors
         if not isinstance(v, np.ndarray) or v.ndim != 2:
-            raise InvalidInputError(f"vectors must be a 2-D numpy array; got {type(v).__name__} "
-                                    f"with shape {getattr(v, 'shape', None)}")
+            raise InvalidInputError(
+                f"vectors must be a 2-D numpy array; got {type(v).__name__} "
+                f"with shape {getattr(v, 'shape', None)}"
+            )
         if v.dtype != np.float32:
             raise InvalidInputError(f"vectors must be float32; got {v.dtype}")
         if len(self.ids) != v.shape[0]:
-            raise InvalidInputError(f"expected {v.shape[0]} ids for {v.shape[0]} vectors; got {len(self.ids)}")
+            raise InvalidInputError(
+                f"expected {v.shape[0]} ids for {v.shape[0]} vectors; got {len(self.ids)}"
+            )
         if not self.model_id:
             raise InvalidInputError("model_id is required: embeddings always carry the model that made them")
         if v.shape[0]:
@@ -164,7 +168,9 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def clip_xyxy(box: tuple[float, float, float, float], width: int, height: int) -> tuple[float, float, float, float]:
+def clip_xyxy(
+    box: tuple[float, float, float, float], width: int, height: int
+) -> tuple[float, float, float, float]:
     """Clip an absolute ``xyxy`` box to the image (ModaNet has boxes that overrun the edge)."""
     x1, y1, x2, y2 = box
     x1 = min(max(x1, 0.0), float(width))

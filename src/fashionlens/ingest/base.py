@@ -52,9 +52,7 @@ def probe_image(path: Path) -> tuple[int, int, str]:
     return width, height, content_hash(data)
 
 
-def make_record(
-    path: Path, *, source: str, dataset: str, split: str = "unsplit"
-) -> ImageRecord | Skipped:
+def make_record(path: Path, *, source: str, dataset: str, split: str = "unsplit") -> ImageRecord | Skipped:
     """Probe ``path`` and build its `ImageRecord`, or a `Skipped` with the reason."""
     try:
         width, height, digest = probe_image(path)

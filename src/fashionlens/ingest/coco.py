@@ -1,16 +1,14 @@
 """COCO instances JSON: pure converters and the COCO, ModaNet and Roboflow readers.
 
-COCO's ``bbox`` is ``[x, y, w, h]`` (``bbox_xywh``); it exists only in this module. Everything a
-reader returns holds absolute pixel ``xyxy`` boxes clipped to the image with `clip_xyxy`.
-
-Images whose file is not on disk (ModaNet ships annotations without photos) keep their
-annotations and labels under ``image_id = f"{dataset}/{file_name}"`` and get no `ImageRecord`.
+COCO's ``bbox`` is ``[x, y, w, h]`` (``bbox_xywh``) and exists only in this module; readers return
+absolute pixel ``xyxy`` boxes clipped to the image with `clip_xyxy`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -39,9 +37,6 @@ ROBOFLOW_ANNOTATIONS = "_annotations.coco.json"
 BoxXYXY = tuple[float, float, float, float]
 
 
-# --- pure converters -------------------------------------------------------------------------
-
-
 def bbox_xywh_to_xyxy(bbox_xywh: Sequence[float]) -> BoxXYXY:
     """COCO ``[x, y, w, h]`` to absolute ``(x1, y1, x2, y2)``."""
     x, y, w, h = (float(v) for v in bbox_xywh)
@@ -58,9 +53,7 @@ def polygons_xyxy(polygons: Iterable[Sequence[float]]) -> BoxXYXY | None:
     """The box around COCO polygons (flat ``[x, y, ...]`` lists), or None if they hold no point."""
     xs = [float(v) for poly in polygons for v in poly[0::2]]
     ys = [float(v) for poly in polygons for v in poly[1::2]]
-    if not xs or not ys:
-        return None
-    return (min(xs), min(ys), max(xs), max(ys))
+    return (min(xs), min(ys), max(xs), max(ys)) if xs and ys else None
 
 
 def _is_polygons(segmentation: object) -> bool:
@@ -71,7 +64,7 @@ def _bad_bbox(ann: dict) -> str | None:
     bbox = ann.get("bbox")
     if bbox is None:
         seg = ann.get("segmentation")
-        ok = _is_polygons(seg) and polygons_xyxy(seg) is not None
+        ok = isinstance(seg, list) and _is_polygons(seg) and polygons_xyxy(seg) is not None
         return None if ok else "has no 'bbox' and no polygon to derive it from"
     numbers = isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, int | float) for v in bbox)
     if not (numbers and bbox[2] >= 0 and bbox[3] >= 0):
@@ -96,12 +89,7 @@ def validate_coco(coco: object, *, name: str) -> None:
             raise InvalidInputError(f"{name}: '{key}' must be a list; got {type(coco[key]).__name__}")
     image_ids: set[object] = set()
     for i, img in enumerate(coco["images"]):
-        lacks = (
-            [k for k in ("id", "file_name", "width", "height") if k not in img]
-            if isinstance(img, dict)
-            else 0
-        )
-        if lacks != []:
+        if not isinstance(img, dict) or not {"id", "file_name", "width", "height"} <= img.keys():
             raise InvalidInputError(
                 f"{name}: images[{i}] must be an object with id, file_name, width, height"
             )
@@ -193,7 +181,7 @@ def objects_to_labels(
     filenames: dict[str, str],
     *,
     label_source: str,
-    label_scheme: str | None = None,
+    label_scheme: str | None,
 ) -> list[ImageLabel]:
     """One `ImageLabel` per ``image_id`` of ``filenames`` (in its order), from the objects on it.
 
@@ -232,20 +220,14 @@ def objects_to_coco(
     if len(set(categories)) != len(categories):
         raise InvalidInputError(f"categories must be unique; got {categories}")
     category_ids = {name: i for i, name in enumerate(categories, start=1)}
-    coco_images = []
+    coco_images: list[dict] = []
     image_index: dict[str, int] = {}
     for record in images:
         if record.image_id in image_index:
             continue
         image_index[record.image_id] = len(coco_images) + 1
-        coco_images.append(
-            {
-                "id": image_index[record.image_id],
-                "file_name": Path(record.image_path).name,
-                "width": record.width,
-                "height": record.height,
-            }
-        )
+        name, size_wh = Path(record.image_path).name, {"width": record.width, "height": record.height}
+        coco_images.append({"id": image_index[record.image_id], "file_name": name, **size_wh})
     coco_annotations = []
     for i, obj in enumerate(annotations, start=1):
         if obj.image_id not in image_index:
@@ -270,9 +252,6 @@ def objects_to_coco(
     return {"images": coco_images, "annotations": coco_annotations, "categories": coco_categories}
 
 
-# --- readers -----------------------------------------------------------------------------------
-
-
 def load_coco_json(path: Path) -> dict:
     """Read and validate a COCO instances JSON; `InvalidInputError` names the file and the problem."""
     path = Path(path)
@@ -288,15 +267,14 @@ def load_coco_json(path: Path) -> dict:
     return coco
 
 
-def record_size(record: ImageRecord) -> tuple[int, int]:
-    return record.width, record.height
-
-
-def _check_source_split(source: str, split: str) -> None:
+def _check_args(source: str, split: str, label_scheme: str | None) -> None:
+    """Fail on a bad argument before reading anything."""
     if source not in SOURCES:
         raise InvalidInputError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
     if split not in SPLITS:
         raise InvalidInputError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+    if label_scheme:
+        map_to_modanet((), label_scheme)  # raises for an unknown scheme
 
 
 def read_coco(
@@ -316,9 +294,7 @@ def read_coco(
     summarised by one `Skipped`. Every image gets one `ImageLabel` (``label_scheme`` maps the
     categories to ModaNet, e.g. "modanet", "deepfashion2", "fashionpedia").
     """
-    _check_source_split(source, split)
-    if label_scheme:
-        map_to_modanet((), label_scheme)  # unknown scheme: fail before reading anything
+    _check_args(source, split, label_scheme)
     annotations_json = Path(annotations_json)
     coco = load_coco_json(annotations_json)
     images_dir = Path(images_dir) if images_dir is not None else annotations_json.parent
@@ -326,17 +302,10 @@ def read_coco(
 
 
 def _read_loaded(
-    coco: dict,
-    annotations_json: Path,
-    images_dir: Path,
-    source: str,
-    dataset: str,
-    split: str,
-    label_scheme: str | None,
+    coco: dict, json_path: Path, images_dir: Path, source: str, dataset: str, split: str, scheme: str | None
 ) -> IngestResult:
-    n_objects: dict[object, int] = {}
-    for ann in coco["annotations"]:
-        n_objects[ann["image_id"]] = n_objects.get(ann["image_id"], 0) + 1
+    """`read_coco` on an already validated dict."""
+    n_objects = Counter(ann["image_id"] for ann in coco["annotations"])
     result = IngestResult()
     image_ids: dict[int, str] = {}
     sizes_wh: dict[int, tuple[int, int]] = {}
@@ -353,42 +322,34 @@ def _read_loaded(
             record = make_record(path, source=source, dataset=dataset, split=split)
             if isinstance(record, Skipped):
                 n = n_objects.get(img["id"], 0)
-                result.skipped.append(
-                    Skipped(record.path, f"{record.reason}; its {n} annotations were not read")
-                )
+                result.skipped.append(Skipped(record.path, f"{record.reason}; its {n} annotations not read"))
                 continue
             if record.image_id in first_path:
-                result.skipped.append(
-                    Skipped(str(path), f"same content as {first_path[record.image_id]}; read once")
-                )
+                result.skipped.append(Skipped(str(path), f"same bytes as {first_path[record.image_id]}"))
                 continue
             first_path[record.image_id] = str(path)
-            if record_size(record) != (img["width"], img["height"]):
-                w_h = f"{img['width']}x{img['height']}"
-                logger.warning(
-                    "%s: file is %dx%d, JSON says %s; using the file", path, *record_size(record), w_h
-                )
-                sizes_wh[img["id"]] = (record.width, record.height)
+            size_wh = (record.width, record.height)
+            if size_wh != (img["width"], img["height"]):
+                logger.warning("%s: file is %dx%d, the JSON says otherwise; using the file", path, *size_wh)
+                sizes_wh[img["id"]] = size_wh
             result.images.append(record)
             image_id = record.image_id
         image_ids[img["id"]] = image_id
         filenames[image_id] = file_name
     result.annotations = coco_to_objects(coco, dataset=dataset, image_ids=image_ids, sizes_wh=sizes_wh)
     result.labels = objects_to_labels(
-        result.annotations, filenames, label_source=dataset, label_scheme=label_scheme
+        result.annotations, filenames, label_source=dataset, label_scheme=scheme
     )
     if not_on_disk:
         kept = sum(1 for a in result.annotations if a.image_id.startswith(f"{dataset}/"))
-        result.skipped.append(
-            Skipped(
-                str(images_dir),
-                f"{len(not_on_disk)} of {len(coco['images'])} images listed in {annotations_json.name} "
-                f"are not on disk (e.g. {not_on_disk[0]}); their {kept} annotations and labels were kept "
-                f"with image_id '{dataset}/<file_name>'",
-            )
+        reason = (
+            f"{len(not_on_disk)} of {len(coco['images'])} images listed in {json_path.name} are not on disk "
+            f"(e.g. {not_on_disk[0]}); their {kept} annotations and labels were kept with image_id "
+            f"'{dataset}/<file_name>'"
         )
+        result.skipped.append(Skipped(str(images_dir), reason))
     counts = (len(result.images), len(result.annotations), len(result.labels), len(result.skipped))
-    logger.info("%s: %d images, %d annotations, %d labels, %d skipped entries", annotations_json, *counts)
+    logger.info("%s: %d images, %d annotations, %d labels, %d skipped entries", json_path, *counts)
     return result
 
 
@@ -422,9 +383,7 @@ def read_roboflow(
         raise InvalidInputError(
             f"{root}: not a Roboflow COCO export; expected {{train,valid,test}}/{ROBOFLOW_ANNOTATIONS}"
         )
-    _check_source_split(source, "unsplit")
-    if label_scheme:
-        map_to_modanet((), label_scheme)
+    _check_args(source, "unsplit", label_scheme)
     result = IngestResult()
     for folder, split in found:
         json_path = folder / ROBOFLOW_ANNOTATIONS

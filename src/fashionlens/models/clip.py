@@ -32,7 +32,9 @@ SPECS = (
         name="clip-vit-b32.openai",
         dim=512,
         weights_file="clip-vit-b32-openai.bin",
-        weights_url=_HF.format(repo="timm/vit_base_patch32_clip_224.openai", file="open_clip_pytorch_model.bin"),
+        weights_url=_HF.format(
+            repo="timm/vit_base_patch32_clip_224.openai", file="open_clip_pytorch_model.bin"
+        ),
         input_size=224,
         resize_size=224,
         mean=OPENAI_MEAN,
@@ -53,9 +55,16 @@ SPECS = (
 class OpenClipBackbone(Backbone):
     """An open_clip model: `embed` for images, `embed_text` for text, both L2-normalised."""
 
-    def __init__(self, spec: BackboneSpec, *, weights: str | Path | None = "pretrained",
-                 device: str = "cpu", weights_dir: Path | None = None, batch_size: int = 32,
-                 num_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        spec: BackboneSpec,
+        *,
+        weights: str | Path | None = "pretrained",
+        device: str = "cpu",
+        weights_dir: Path | None = None,
+        batch_size: int = 32,
+        num_threads: int | None = None,
+    ) -> None:
         super().__init__(spec, weights=weights, device=device, weights_dir=weights_dir)
         if batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1; got {batch_size}")
@@ -79,9 +88,12 @@ class OpenClipBackbone(Backbone):
             torch.manual_seed(0)
             try:
                 model = open_clip.create_model(
-                    arch, pretrained=pretrained, device=self.device,
+                    arch,
+                    pretrained=pretrained,
+                    device=self.device,
                     force_quick_gelu=bool(self.spec.extra.get("quick_gelu")),
-                    pretrained_image=False, pretrained_text=False,
+                    pretrained_image=False,
+                    pretrained_text=False,
                 )
             except (RuntimeError, KeyError, ValueError) as exc:
                 if pretrained is None:
@@ -97,15 +109,16 @@ class OpenClipBackbone(Backbone):
 
     def preprocess(self, images: Sequence[Any]) -> np.ndarray:
         spec = self.spec
-        return preprocess_uint8(images, spec.resize_size, spec.input_size,
-                                spec.extra.get("interpolation", "bicubic"))
+        return preprocess_uint8(
+            images, spec.resize_size, spec.input_size, spec.extra.get("interpolation", "bicubic")
+        )
 
     def _embed(self, images: Sequence[Any]) -> np.ndarray:
         import torch
 
         outs = []
         for i in range(0, len(images), self.batch_size):
-            batch = self.preprocess(images[i:i + self.batch_size])
+            batch = self.preprocess(images[i : i + self.batch_size])
             x = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).contiguous()
             x = x.float().mul_(self._scale).add_(self._shift)
             with torch.inference_mode():
@@ -123,7 +136,7 @@ class OpenClipBackbone(Backbone):
             return np.zeros((0, self.dim), dtype=np.float32)
         outs = []
         for i in range(0, len(texts), self.batch_size):
-            tokens = self._tokenizer(list(texts[i:i + self.batch_size])).to(self.device)
+            tokens = self._tokenizer(list(texts[i : i + self.batch_size])).to(self.device)
             with torch.inference_mode():
                 outs.append(self._model.encode_text(tokens).float().cpu().numpy())
         out = np.concatenate(outs, axis=0)

@@ -35,8 +35,9 @@ class LinearProbe:
 
         if len(set(y)) < 2:
             raise InvalidInputError(f"{self.task}: need at least 2 classes to train; got {sorted(set(y))}")
-        model = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter,
-                                   random_state=seed)
+        model = LogisticRegression(
+            C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, random_state=seed
+        )
         model.fit(x, np.asarray(y))
         self._model = model
         self.classes = tuple(str(c) for c in model.classes_)
@@ -57,9 +58,15 @@ class LinearProbe:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
             pickle.dump(self, fh)
-        card = {"classifier_id": self.classifier_id, "backbone_id": self.backbone_id, "task": self.task,
-                "classes": list(self.classes), "C": self.C, "class_weight": self.class_weight,
-                "metrics": self.metrics}
+        card = {
+            "classifier_id": self.classifier_id,
+            "backbone_id": self.backbone_id,
+            "task": self.task,
+            "classes": list(self.classes),
+            "C": self.C,
+            "class_weight": self.class_weight,
+            "metrics": self.metrics,
+        }
         path.with_suffix(".json").write_text(json.dumps(card, indent=2), encoding="utf-8")
         return path
 
@@ -68,7 +75,7 @@ class LinearProbe:
         if not path.is_file():
             raise NotReadyError(f"{path}: no trained classifier; run `fashionlens train category`")
         with path.open("rb") as fh:
-            probe = pickle.load(fh)  # noqa: S301 - our own file under FASHIONLENS_HOME
+            probe = pickle.load(fh)
         if not isinstance(probe, LinearProbe):
             raise InvalidInputError(f"{path}: not a fashionlens LinearProbe")
         return probe

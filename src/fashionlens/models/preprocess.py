@@ -70,8 +70,9 @@ def to_rgb(image: Any) -> Image.Image:
     return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
 
 
-def resize_center_crop(image: Image.Image, resize_size: int, crop_size: int,
-                       interpolation: str = "bilinear") -> Image.Image:
+def resize_center_crop(
+    image: Image.Image, resize_size: int, crop_size: int, interpolation: str = "bilinear"
+) -> Image.Image:
     """Resize the shorter side to ``resize_size`` and take the central ``crop_size`` square.
 
     Pixel-identical to torchvision's ``Resize(resize_size)`` + ``CenterCrop(crop_size)`` on PIL
@@ -105,8 +106,9 @@ def resize_center_crop(image: Image.Image, resize_size: int, crop_size: int,
     return image.crop((left, top, left + crop_size, top + crop_size))
 
 
-def preprocess_uint8(images: Sequence[Any], resize_size: int, crop_size: int,
-                     interpolation: str = "bilinear") -> np.ndarray:
+def preprocess_uint8(
+    images: Sequence[Any], resize_size: int, crop_size: int, interpolation: str = "bilinear"
+) -> np.ndarray:
     """Images -> ``uint8 (N, crop, crop, 3)`` (NHWC; normalisation happens on the tensor)."""
     out = np.empty((len(images), crop_size, crop_size, 3), dtype=np.uint8)
     for i, image in enumerate(images):

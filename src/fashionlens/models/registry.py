@@ -50,8 +50,14 @@ class Backbone(abc.ABC):
 
     spec: BackboneSpec
 
-    def __init__(self, spec: BackboneSpec, *, weights: str | Path | None = "pretrained",
-                 device: str = "cpu", weights_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        spec: BackboneSpec,
+        *,
+        weights: str | Path | None = "pretrained",
+        device: str = "cpu",
+        weights_dir: Path | None = None,
+    ) -> None:
         """``weights``: ``"pretrained"`` (resolve the spec's weights), a file path, or ``None``
         for an explicit random init (registry smoke tests only; the model id says so)."""
         self.spec = spec
@@ -94,8 +100,10 @@ class Backbone(abc.ABC):
         return (out / np.maximum(norms, 1e-12)).astype(np.float32)
 
     def embed_text(self, texts: Sequence[str]) -> np.ndarray:
-        raise InvalidInputError(f"backbone {self.spec.name} has no text tower; pick one of "
-                                f"{[s.name for s in list_backbones() if s.has_text]}")
+        raise InvalidInputError(
+            f"backbone {self.spec.name} has no text tower; pick one of "
+            f"{[s.name for s in list_backbones() if s.has_text]}"
+        )
 
 
 BackboneFactory = Callable[..., Backbone]

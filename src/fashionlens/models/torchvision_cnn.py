@@ -68,8 +68,16 @@ def _split(arch: str, model: Any) -> tuple[Any, Any]:
     if arch == "mobilenet_v2":
         return nn.Sequential(model.features, nn.AdaptiveAvgPool2d(1), nn.Flatten(1)), model.classifier
     if arch == "resnet50":
-        trunk = [model.conv1, model.bn1, model.relu, model.maxpool,
-                 model.layer1, model.layer2, model.layer3, model.layer4]
+        trunk = [
+            model.conv1,
+            model.bn1,
+            model.relu,
+            model.maxpool,
+            model.layer1,
+            model.layer2,
+            model.layer3,
+            model.layer4,
+        ]
         return nn.Sequential(*trunk, model.avgpool, nn.Flatten(1)), model.fc
     if arch == "convnext_tiny":
         norm, flatten, linear = model.classifier  # LayerNorm2d, Flatten, Linear
@@ -80,9 +88,17 @@ def _split(arch: str, model: Any) -> tuple[Any, Any]:
 class TorchvisionCNN(Backbone):
     """A torchvision classifier used as an embedder (see module doc)."""
 
-    def __init__(self, spec: BackboneSpec, *, weights: str | Path | None = "pretrained",
-                 device: str = "cpu", weights_dir: Path | None = None, batch_size: int = 32,
-                 num_threads: int | None = None, channels_last: bool = True) -> None:
+    def __init__(
+        self,
+        spec: BackboneSpec,
+        *,
+        weights: str | Path | None = "pretrained",
+        device: str = "cpu",
+        weights_dir: Path | None = None,
+        batch_size: int = 32,
+        num_threads: int | None = None,
+        channels_last: bool = True,
+    ) -> None:
         super().__init__(spec, weights=weights, device=device, weights_dir=weights_dir)
         if batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1; got {batch_size}")
@@ -123,14 +139,16 @@ class TorchvisionCNN(Backbone):
         self._head = head.to(self.device).eval()
         scale = 1.0 / (255.0 * torch.tensor(self.spec.std))
         self._scale = scale.view(1, 3, 1, 1).to(self.device)
-        self._shift = (-torch.tensor(self.spec.mean) / torch.tensor(self.spec.std)).view(1, 3, 1, 1).to(
-            self.device)
+        self._shift = (
+            (-torch.tensor(self.spec.mean) / torch.tensor(self.spec.std)).view(1, 3, 1, 1).to(self.device)
+        )
 
     def preprocess(self, images: Sequence[Any]) -> np.ndarray:
         """Images -> ``uint8 (N, H, W, 3)`` center crops, as the network sees them (before normalising)."""
         spec = self.spec
-        return preprocess_uint8(images, spec.resize_size, spec.input_size,
-                                spec.extra.get("interpolation", "bilinear"))
+        return preprocess_uint8(
+            images, spec.resize_size, spec.input_size, spec.extra.get("interpolation", "bilinear")
+        )
 
     def _forward_uint8(self, batch: np.ndarray, logits: bool = False) -> np.ndarray:
         import torch
@@ -146,7 +164,7 @@ class TorchvisionCNN(Backbone):
         return out.float().cpu().numpy()
 
     def _run(self, images: Sequence[Any], logits: bool) -> np.ndarray:
-        chunks = [images[i:i + self.batch_size] for i in range(0, len(images), self.batch_size)]
+        chunks = [images[i : i + self.batch_size] for i in range(0, len(images), self.batch_size)]
         if len(chunks) == 1:
             return self._forward_uint8(self.preprocess(chunks[0]), logits)
         outs = []

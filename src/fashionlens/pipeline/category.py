@@ -48,8 +48,9 @@ def labelled_images(catalog: Catalog, *, source: str | None = None) -> dict[str,
     return out
 
 
-def held_out_split(ids: list[str], y: list[str], splits: list[str], test_size: float, seed: int
-                   ) -> tuple[np.ndarray, np.ndarray, str]:
+def held_out_split(
+    ids: list[str], y: list[str], splits: list[str], test_size: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, str]:
     """Use the dataset's own train/test split when both exist; else a stratified split by seed."""
     split_arr = np.asarray(splits)
     train = np.isin(split_arr, ["train"])
@@ -61,8 +62,9 @@ def held_out_split(ids: list[str], y: list[str], splits: list[str], test_size: f
     counts = Counter(y)
     index = np.arange(len(ids))
     rare = np.asarray([counts[label] < 2 for label in y])
-    tr, te = train_test_split(index[~rare], test_size=test_size, random_state=seed,
-                              stratify=np.asarray(y)[~rare])
+    tr, te = train_test_split(
+        index[~rare], test_size=test_size, random_state=seed, stratify=np.asarray(y)[~rare]
+    )
     return np.concatenate([tr, index[rare]]), te, f"stratified {test_size:.0%} held out (seed {seed})"
 
 
@@ -98,15 +100,24 @@ def train_category(
     accuracy = float(accuracy_score(y_test, pred))
     macro_f1 = float(f1_score(y_test, pred, average="macro", zero_division=0))
     text = classification_report(y_test, pred, zero_division=0, digits=3)
-    probe.metrics = {"held_out_accuracy": accuracy, "held_out_macro_f1": macro_f1, "n_train": len(train_idx),
-                     "n_test": len(test_idx), "split": method, "source_filter": source or "all",
-                     "train_class_counts": dict(Counter(y[i] for i in train_idx))}
+    probe.metrics = {
+        "held_out_accuracy": accuracy,
+        "held_out_macro_f1": macro_f1,
+        "n_train": len(train_idx),
+        "n_test": len(test_idx),
+        "split": method,
+        "source_filter": source or "all",
+        "train_class_counts": dict(Counter(y[i] for i in train_idx)),
+    }
     path = probe.save(classifier_path(settings, backbone_id))
     path.with_suffix(".report.txt").write_text(
         f"{probe.classifier_id}\nsplit: {method}; train {len(train_idx)}, test {len(test_idx)}\n\n{text}",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     logger.info("category probe: held-out accuracy %.3f on %d images", accuracy, len(test_idx))
-    return CategoryReport(path, probe.classifier_id, len(train_idx), len(test_idx), accuracy, macro_f1, text, method)
+    return CategoryReport(
+        path, probe.classifier_id, len(train_idx), len(test_idx), accuracy, macro_f1, text, method
+    )
 
 
 def predict_category(catalog: Catalog, settings: Settings, backbone_id: str, batch: int = 4096) -> int:
@@ -118,7 +129,15 @@ def predict_category(catalog: Catalog, settings: Settings, backbone_id: str, bat
         ids = emb.ids[start : start + batch]
         labels, conf, proba = probe.predict(emb.vectors[start : start + batch])
         catalog.upsert_predictions(
-            Prediction(i, TASK, probe.classifier_id, backbone_id, lab, float(c), dict(zip(probe.classes, p, strict=True)))
+            Prediction(
+                i,
+                TASK,
+                probe.classifier_id,
+                backbone_id,
+                lab,
+                float(c),
+                dict(zip(probe.classes, p, strict=True)),
+            )
             for i, lab, c, p in zip(ids, labels, conf, proba, strict=True)
         )
         written += len(ids)

@@ -97,7 +97,13 @@ def embed_catalog(
             if progress:
                 progress(len(kept) + len(skipped))
     report.seconds = time.perf_counter() - start
-    logger.info("embedded %d images with %s in %.1fs (%.1f img/s); %d already done; %d skipped",
-                report.embedded, backbone.model_id, report.seconds, report.images_per_second,
-                report.already_done, len(report.skipped))
+    logger.info(
+        "embedded %d images with %s in %.1fs (%.1f img/s); %d already done; %d skipped",
+        report.embedded,
+        backbone.model_id,
+        report.seconds,
+        report.images_per_second,
+        report.already_done,
+        len(report.skipped),
+    )
     return report

@@ -13,8 +13,17 @@ from fashionlens.store.catalog import Catalog
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = ["image_id", "source", "original_dataset", "image_path", "split", "feature_row",
-           "pred_category", "pred_confidence", "label_coarse_category"]
+COLUMNS = [
+    "image_id",
+    "source",
+    "original_dataset",
+    "image_path",
+    "split",
+    "feature_row",
+    "pred_category",
+    "pred_confidence",
+    "label_coarse_category",
+]
 
 
 @dataclass
@@ -31,7 +40,6 @@ def export_enriched(catalog: Catalog, backbone_id: str, out_csv: Path) -> Export
     ``feature_row`` indexes ``<out_csv stem>.features.npy`` (float32, L2-normalised, model
     ``backbone_id``). Images without a prediction are still written, with empty prediction columns.
     """
-    import pandas as pd
 
     emb = catalog.embeddings(backbone_id)
     if len(emb) == 0:
@@ -40,10 +48,15 @@ def export_enriched(catalog: Catalog, backbone_id: str, out_csv: Path) -> Export
     frame = images[images["image_id"].isin(set(emb.ids))].copy()
     row_of = {image_id: i for i, image_id in enumerate(emb.ids)}
     frame["feature_row"] = frame["image_id"].map(row_of).astype(int)
-    preds = catalog.read("predictions", where=f"task = 'category' AND backbone_id = '{backbone_id}'").to_pandas()
+    preds = catalog.read(
+        "predictions", where=f"task = 'category' AND backbone_id = '{backbone_id}'"
+    ).to_pandas()
     preds = preds.rename(columns={"label": "pred_category", "confidence": "pred_confidence"})
-    frame = frame.merge(preds[["image_id", "pred_category", "pred_confidence"]].drop_duplicates("image_id"),
-                        on="image_id", how="left")
+    frame = frame.merge(
+        preds[["image_id", "pred_category", "pred_confidence"]].drop_duplicates("image_id"),
+        on="image_id",
+        how="left",
+    )
     labels = catalog.read("labels").to_pandas()
     labels = labels[labels["coarse_category"] != ""].drop_duplicates("image_id")
     labels = labels.rename(columns={"coarse_category": "label_coarse_category"})
@@ -54,8 +67,12 @@ def export_enriched(catalog: Catalog, backbone_id: str, out_csv: Path) -> Export
     frame.to_csv(out_csv, index=False, float_format="%.4f")
     features_path = out_csv.with_suffix(".features.npy")
     np.save(features_path, emb.vectors)
-    share = (frame.dropna(subset=["pred_category"]).groupby("source")["pred_category"]
-             .value_counts(normalize=True).round(4))
+    share = (
+        frame.dropna(subset=["pred_category"])
+        .groupby("source")["pred_category"]
+        .value_counts(normalize=True)
+        .round(4)
+    )
     category_share: dict[str, dict[str, float]] = {}
     for (source, category), value in share.items():
         category_share.setdefault(str(source), {})[str(category)] = float(value)

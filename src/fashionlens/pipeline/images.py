@@ -7,13 +7,13 @@ from pathlib import Path
 from fashionlens.core.errors import InvalidInputError
 
 
-def open_rgb(path: str | Path):  # noqa: ANN201 - PIL.Image.Image, imported lazily
+def open_rgb(path: str | Path):
     """Decode ``path`` to an RGB PIL image (EXIF-rotated; grayscale, CMYK, palette, alpha converted)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
+        with Image.open(path) as raw:
+            im = ImageOps.exif_transpose(raw)
             if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
                 rgba = im.convert("RGBA")
                 background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

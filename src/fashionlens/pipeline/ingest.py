@@ -48,13 +48,18 @@ def detect_format(path: Path) -> str:
     return "folder"
 
 
-def read_any(path: Path | None, fmt: str, settings: Settings, *, source: str | None = None,
-             limit: int | None = None, **options: Any) -> IngestResult:
+def read_any(
+    path: Path | None,
+    fmt: str,
+    settings: Settings,
+    *,
+    source: str | None = None,
+    limit: int | None = None,
+    **options: Any,
+) -> IngestResult:
     """Run the reader for ``fmt`` on ``path`` (``fmt='auto'`` detects it)."""
     if fmt == "fashion-mnist" and path is None:
-        from fashionlens.ingest.fashion_mnist import find_fashion_mnist
-
-        path = find_fashion_mnist()
+        return _fashion_mnist(None, settings, options)  # searches the default places, or says how to install
     if path is None:
         raise InvalidInputError(f"format {fmt} needs a path")
     path = Path(path).expanduser()
@@ -88,9 +93,13 @@ def ingest(catalog: Catalog, path: Path | None, fmt: str, settings: Settings, **
 def _folder(path: Path, source: str | None, options: dict[str, Any]) -> IngestResult:
     from fashionlens.ingest.folder import read_folder
 
-    return read_folder(path, source=source or "wardrobe", dataset=options.get("dataset"),
-                       labels_from_subfolders=bool(options.get("labels_from_subfolders")),
-                       label_scheme=options.get("label_scheme"))
+    return read_folder(
+        path,
+        source=source or "wardrobe",
+        dataset=options.get("dataset"),
+        labels_from_subfolders=bool(options.get("labels_from_subfolders")),
+        label_scheme=options.get("label_scheme"),
+    )
 
 
 def _coco(path: Path, source: str | None, options: dict[str, Any]) -> IngestResult:
@@ -101,11 +110,34 @@ def _coco(path: Path, source: str | None, options: dict[str, Any]) -> IngestResu
     except (OSError, ValueError, AttributeError):
         names = set()  # read_coco reports the real problem with the file
     scheme = options.get("label_scheme")
-    if scheme is None and names and names <= {"bag", "belt", "boots", "footwear", "outer", "dress", "sunglasses",
-                                              "pants", "top", "shorts", "skirt", "headwear", "scarf/tie"}:
+    if (
+        scheme is None
+        and names
+        and names
+        <= {
+            "bag",
+            "belt",
+            "boots",
+            "footwear",
+            "outer",
+            "dress",
+            "sunglasses",
+            "pants",
+            "top",
+            "shorts",
+            "skirt",
+            "headwear",
+            "scarf/tie",
+        }
+    ):
         scheme = "modanet"
-    return read_coco(path, options.get("images_dir"), source=source or "street",
-                     dataset=options.get("dataset") or path.stem, label_scheme=scheme)
+    return read_coco(
+        path,
+        options.get("images_dir"),
+        source=source or "street",
+        dataset=options.get("dataset") or path.stem,
+        label_scheme=scheme,
+    )
 
 
 def _roboflow(path: Path, source: str | None) -> IngestResult:
@@ -138,8 +170,9 @@ def _ccp(path: Path, source: str | None, limit: int | None) -> IngestResult:
     return read_ccp(path, source=source or "street", limit=limit)
 
 
-def _fashion_mnist(path: Path, settings: Settings, options: dict[str, Any]) -> IngestResult:
+def _fashion_mnist(path: Path | None, settings: Settings, options: dict[str, Any]) -> IngestResult:
     from fashionlens.ingest.fashion_mnist import read_fashion_mnist
 
-    return read_fashion_mnist(path, settings.datasets_dir / "fashion-mnist",
-                              per_class=int(options.get("per_class") or 100))
+    return read_fashion_mnist(
+        path, settings.datasets_dir / "fashion-mnist", per_class=int(options.get("per_class") or 100)
+    )

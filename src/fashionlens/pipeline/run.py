@@ -52,8 +52,14 @@ def run_main_job(
         ingests.append(ingest(catalog, None, "fashion-mnist", settings, per_class=per_class))
     backbone = create_backbone(settings.backbone, device=settings.device, weights_dir=settings.weights_dir)
     stage(f"embed with {backbone.model_id}")
-    embed = embed_catalog(catalog, backbone, batch_size=settings.batch_size, skip_failures=settings.skip_failures,
-                          on_start=on_start, progress=progress)
+    embed = embed_catalog(
+        catalog,
+        backbone,
+        batch_size=settings.batch_size,
+        skip_failures=settings.skip_failures,
+        on_start=on_start,
+        progress=progress,
+    )
     stage("train category")
     category = train_category(catalog, settings, backbone.model_id, source=train_source)
     stage("predict category")

@@ -67,7 +67,7 @@ class Catalog:
     def table_names(self) -> list[str]:
         return sorted(self._db.list_tables().tables)
 
-    def _table(self, name: str, schema: pa.Schema | None = None):  # noqa: ANN202
+    def _table(self, name: str, schema: pa.Schema | None = None):
         if name in self.table_names():
             return self._db.open_table(name)
         if schema is None:
@@ -92,7 +92,9 @@ class Catalog:
         if name not in self.table_names():
             if name in TABLES:
                 return TABLES[name][0].empty_table()
-            raise NotReadyError(f"table {name!r} does not exist yet in {self.path}; known: {self.table_names()}")
+            raise NotReadyError(
+                f"table {name!r} does not exist yet in {self.path}; known: {self.table_names()}"
+            )
         table = self._db.open_table(name)
         if where is None and columns is None:
             return table.to_arrow()
@@ -129,28 +131,33 @@ class Catalog:
         for a in annotations:
             n = per_image.get((a.dataset, a.image_id), 0)
             per_image[(a.dataset, a.image_id)] = n + 1
-            rows.append({
-                "annotation_key": f"{a.dataset}:{a.image_id}:{n}",
-                "image_id": a.image_id,
-                "dataset": a.dataset,
-                "category": a.category,
-                "bbox_xyxy": [float(v) for v in a.bbox_xyxy],
-                "area": float(a.area),
-                "segmentation_json": _json(a.segmentation),
-                "attributes_json": _json(a.attributes),
-            })
+            rows.append(
+                {
+                    "annotation_key": f"{a.dataset}:{a.image_id}:{n}",
+                    "image_id": a.image_id,
+                    "dataset": a.dataset,
+                    "category": a.category,
+                    "bbox_xyxy": [float(v) for v in a.bbox_xyxy],
+                    "area": float(a.area),
+                    "segmentation_json": _json(a.segmentation),
+                    "attributes_json": _json(a.attributes),
+                }
+            )
         self._upsert("annotations", pa.Table.from_pylist(rows, schema=schemas.ANNOTATIONS), "annotation_key")
 
     def upsert_labels(self, labels: Iterable[ImageLabel]) -> None:
-        rows = [{
-            "label_key": f"{lab.label_source}:{lab.image_id}",
-            "image_id": lab.image_id,
-            "image_filename": lab.image_filename,
-            "label_source": lab.label_source,
-            "modanet_categories": "|".join(lab.modanet_categories),
-            "coarse_category": lab.coarse_category,
-            "attributes_json": _json(lab.attributes),
-        } for lab in labels]
+        rows = [
+            {
+                "label_key": f"{lab.label_source}:{lab.image_id}",
+                "image_id": lab.image_id,
+                "image_filename": lab.image_filename,
+                "label_source": lab.label_source,
+                "modanet_categories": "|".join(lab.modanet_categories),
+                "coarse_category": lab.coarse_category,
+                "attributes_json": _json(lab.attributes),
+            }
+            for lab in labels
+        ]
         self._upsert("labels", pa.Table.from_pylist(rows, schema=schemas.LABELS), "label_key")
 
     # -- embeddings -------------------------------------------------------------------------
@@ -171,18 +178,25 @@ class Catalog:
         if name in self.table_names():
             stored = self._db.open_table(name).schema
             stored_model = (stored.metadata or {}).get(b"model_id", b"").decode()
-            if stored.field("vector").type != schema.field("vector").type or stored_model != embeddings.model_id:
+            if (
+                stored.field("vector").type != schema.field("vector").type
+                or stored_model != embeddings.model_id
+            ):
                 raise InvalidInputError(
                     f"table {name} holds {stored_model} vectors of type {stored.field('vector').type}; "
                     f"refusing to mix in {embeddings.model_id} ({embeddings.dim}-d)"
                 )
-        rows = pa.table({
-            "image_id": pa.array(embeddings.ids, pa.string()),
-            "content_hash": pa.array(list(content_hashes), pa.string()),
-            "model_id": pa.array([embeddings.model_id] * len(embeddings), pa.string()),
-            "vector": pa.FixedSizeListArray.from_arrays(
-                pa.array(embeddings.vectors.reshape(-1), pa.float32()), embeddings.dim),
-        }, schema=schema)
+        rows = pa.table(
+            {
+                "image_id": pa.array(embeddings.ids, pa.string()),
+                "content_hash": pa.array(list(content_hashes), pa.string()),
+                "model_id": pa.array([embeddings.model_id] * len(embeddings), pa.string()),
+                "vector": pa.FixedSizeListArray.from_arrays(
+                    pa.array(embeddings.vectors.reshape(-1), pa.float32()), embeddings.dim
+                ),
+            },
+            schema=schema,
+        )
         self._upsert(name, rows, "image_id")
 
     def embedding_models(self) -> list[str]:
@@ -197,7 +211,9 @@ class Catalog:
         """All vectors of ``model_id`` (sorted by image_id), or those of ``image_ids`` in that order."""
         name = schemas.embeddings_table_name(model_id)
         if name not in self.table_names():
-            raise NotReadyError(f"no embeddings for model {model_id!r}; run `fashionlens embed --backbone {model_id}`")
+            raise NotReadyError(
+                f"no embeddings for model {model_id!r}; run `fashionlens embed --backbone {model_id}`"
+            )
         table = self.read(name, columns=["image_id", "vector"])
         ids = table.column("image_id").to_pylist()
         dim = table.schema.field("vector").type.list_size
@@ -209,8 +225,10 @@ class Catalog:
             position = {k: i for i, k in enumerate(ids)}
             missing = [i for i in image_ids if i not in position]
             if missing:
-                raise NotReadyError(f"{len(missing)} images have no {model_id} embedding (e.g. {missing[0]}); "
-                                    "run `fashionlens embed`")
+                raise NotReadyError(
+                    f"{len(missing)} images have no {model_id} embedding (e.g. {missing[0]}); "
+                    "run `fashionlens embed`"
+                )
             order = np.asarray([position[i] for i in image_ids], dtype=int)
         return Embeddings(tuple(ids[i] for i in order), vectors[order], model_id)
 
@@ -226,16 +244,19 @@ class Catalog:
 
     # -- predictions ------------------------------------------------------------------------
     def upsert_predictions(self, predictions: Iterable[Prediction]) -> None:
-        rows = [{
-            "prediction_key": f"{p.task}:{p.classifier_id}:{p.image_id}",
-            "image_id": p.image_id,
-            "task": p.task,
-            "classifier_id": p.classifier_id,
-            "backbone_id": p.backbone_id,
-            "label": p.label,
-            "confidence": float(p.confidence),
-            "scores_json": _json({k: round(float(v), 6) for k, v in p.scores.items()}),
-        } for p in predictions]
+        rows = [
+            {
+                "prediction_key": f"{p.task}:{p.classifier_id}:{p.image_id}",
+                "image_id": p.image_id,
+                "task": p.task,
+                "classifier_id": p.classifier_id,
+                "backbone_id": p.backbone_id,
+                "label": p.label,
+                "confidence": float(p.confidence),
+                "scores_json": _json({k: round(float(v), 6) for k, v in p.scores.items()}),
+            }
+            for p in predictions
+        ]
         self._upsert("predictions", pa.Table.from_pylist(rows, schema=schemas.PREDICTIONS), "prediction_key")
 
     # -- export -----------------------------------------------------------------------------
@@ -263,6 +284,8 @@ def write_table(table: pa.Table, path: Path) -> Path:
                 frame[col] = [json.dumps([float(x) for x in v]) if v is not None else "" for v in frame[col]]
         frame.to_csv(path, index=False)
     else:
-        raise InvalidInputError(f"{path}: export format must be .csv or .parquet; got {suffix or 'no suffix'}")
+        raise InvalidInputError(
+            f"{path}: export format must be .csv or .parquet; got {suffix or 'no suffix'}"
+        )
     logger.info("wrote %d rows to %s", table.num_rows, path)
     return path

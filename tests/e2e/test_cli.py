@@ -1,0 +1,95 @@
+"""The CLI end to end on real shared data, through Typer's CliRunner."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from fashionlens.cli.app import app
+from fashionlens.core.labels import coarse_categories
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_seed_pipeline_step_by_step(shared_data: Path, tmp_path: Path) -> None:
+    ccp = invoke("ingest", "ccp", str(shared_data / "ccp"), "--limit", "60")
+    assert ccp.exit_code == 0, ccp.output
+    products = invoke("ingest", "products", str(shared_data / "products"), "--limit", "40")
+    assert products.exit_code == 0, products.output
+    again = invoke("ingest", "ccp", str(shared_data / "ccp"), "--limit", "60")
+    assert again.exit_code == 0 and "60" in again.output
+    embed = invoke("embed")
+    assert embed.exit_code == 0, embed.output
+    assert "embedded 100 images with mobilenet_v2.imagenet" in embed.output
+    embed_again = invoke("embed")
+    assert "embedded 0 images" in embed_again.output and "100 already done" in embed_again.output
+    train = invoke("train", "category", "--source", "street")
+    assert train.exit_code == 0, train.output
+    assert "held-out accuracy" in train.output
+    predict = invoke("predict")
+    assert predict.exit_code == 0 and "predicted the category of 100 images" in predict.output
+    out = tmp_path / "enriched.csv"
+    export = invoke("export", "--out", str(out))
+    assert export.exit_code == 0, export.output
+    frame = pd.read_csv(out)
+    assert list(frame.columns[:6]) == [
+        "image_id",
+        "source",
+        "original_dataset",
+        "image_path",
+        "split",
+        "feature_row",
+    ]
+    assert len(frame) == 100
+    assert set(frame["source"]) == {"street", "product"}
+    assert set(frame["pred_category"]) <= set(coarse_categories())
+    assert frame["feature_row"].is_unique
+    labels = invoke("export", "--table", "labels", "--out", str(tmp_path / "labels.csv"))
+    assert labels.exit_code == 0
+    assert {"image_filename", "modanet_categories", "coarse_category"} <= set(
+        pd.read_csv(tmp_path / "labels.csv")
+    )
+
+
+def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
+    result = invoke("ingest", "folder", str(tmp_path / "nowhere"))
+    assert result.exit_code == 1
+    assert "error:" in result.output and "nowhere" in result.output
+    assert "Traceback" not in result.output
+    debug = invoke("--debug", "ingest", "folder", str(tmp_path / "nowhere"))
+    assert debug.exit_code != 0 and debug.exception is not None
+
+
+def test_corrupt_file_is_skipped_and_nothing_is_lost(shared_data: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "wardrobe"
+    folder.mkdir()
+    shutil.copy(shared_data / "ccp" / "photos" / "0001.jpg", folder / "good.jpg")
+    data = (shared_data / "ccp" / "photos" / "0002.jpg").read_bytes()
+    (folder / "truncated.jpg").write_bytes(data[: len(data) // 3])
+    (folder / "notes.jpg").write_text("not an image")
+    first = invoke("ingest", "folder", str(folder))
+    assert first.exit_code == 0, first.output
+    assert "truncated.jpg" in first.output and "notes.jpg" in first.output
+    info = invoke("info")
+    assert "images" in info.output
+    # a later failing ingest does not lose what was stored
+    invoke("ingest", "folder", str(tmp_path / "missing"))
+    out = tmp_path / "images.csv"
+    invoke("export", "--table", "images", "--out", str(out))
+    assert len(pd.read_csv(out)) == 1
+
+
+@pytest.mark.parametrize("args", [["ingest", "coco", "{tmp}/bad.json"], ["train", "category"], ["predict"]])
+def test_errors_before_prerequisites(tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "bad.json").write_text("{not json")
+    result = invoke(*[a.format(tmp=tmp_path) for a in args])
+    assert result.exit_code == 1, result.output
+    assert "error:" in result.output and "Traceback" not in result.output
