@@ -6,6 +6,7 @@ from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.labels import (
     coarse_categories,
     coarse_category,
+    guess_label_scheme,
     label_maps,
     map_to_modanet,
     modanet_categories,
@@ -57,3 +58,17 @@ def test_map_to_modanet_drops_non_garments_and_sorts() -> None:
     )
     with pytest.raises(InvalidInputError, match="no label scheme"):
         map_to_modanet(["x"], "nope")
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["top", "pants", "dress", "bag"], "modanet"),
+        (["short sleeve top", "trousers", "long sleeve dress"], "deepfashion2"),
+        (["jeans", "blazer", "skin", "hair", "t-shirt"], "ccp"),
+        (["car", "tree"], None),
+        ([], None),
+    ],
+)
+def test_guess_label_scheme(names: list[str], expected: str | None) -> None:
+    assert guess_label_scheme(names) == expected

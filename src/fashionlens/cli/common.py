@@ -14,6 +14,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -65,9 +66,12 @@ def errors(ctx: typer.Context) -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
+Callbacks = tuple[Callable[[int], None], Callable[[int], None]]
+
+
 @contextlib.contextmanager
-def progress_bar(description: str) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
-    """Yield ``(on_start(total), advance(n))`` callbacks driving one Rich progress bar on stderr."""
+def progress_bars(*descriptions: str) -> Iterator[list[Callbacks]]:
+    """One Rich progress bar per description on stderr; yields ``(on_start(total), advance(n))`` each."""
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -76,15 +80,24 @@ def progress_bar(description: str) -> Iterator[tuple[Callable[[int], None], Call
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err_console) as progress:
-        task = progress.add_task(description, total=None)
+        out: list[Callbacks] = []
+        for description in descriptions:
+            task = progress.add_task(description, total=None)
 
-        def on_start(total: int) -> None:
-            progress.update(task, total=total)
+            def on_start(total: int, task: TaskID = task) -> None:
+                progress.update(task, total=total)
 
-        def advance(n: int) -> None:
-            progress.advance(task, n)
+            def advance(n: int, task: TaskID = task) -> None:
+                progress.advance(task, n)
 
-        yield on_start, advance
+            out.append((on_start, advance))
+        yield out
+
+
+@contextlib.contextmanager
+def progress_bar(description: str) -> Iterator[Callbacks]:
+    with progress_bars(description) as bars:
+        yield bars[0]
 
 
 def print_skipped(skipped: list[Skipped], limit: int = 10) -> None:

@@ -16,12 +16,13 @@ SOURCE_HELP = "runway | street | product | wardrobe | video"
 
 
 def _ingest(ctx: typer.Context, path: Path | None, fmt: str, **kwargs: Any) -> None:
+    from fashionlens.ingest.base import probe_progress
     from fashionlens.pipeline.ingest import ingest
     from fashionlens.store.catalog import Catalog
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()
-        with common.err_console.status(f"reading {path or fmt} ..."):
+        with common.progress_bar(f"read {path or fmt}") as (_, advance), probe_progress(advance):
             report = ingest(Catalog(settings.db_path), path, fmt, settings, **kwargs)
         print_ingest(report)
 

@@ -21,11 +21,13 @@ def run(
     train_source: str | None = typer.Option(None, help="Train the category probe only on this source."),
 ) -> None:
     """Ingest -> embed -> train category -> predict -> export the enriched CSV."""
+    from fashionlens.ingest.base import probe_progress
     from fashionlens.pipeline.run import run_main_job
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()
-        with common.progress_bar("embed") as (on_start, advance):
+        with common.progress_bars("read images", "embed") as bars, probe_progress(bars[0][1]):
+            (on_start, advance) = bars[1]
             report = run_main_job(
                 settings,
                 paths or [],

@@ -73,3 +73,20 @@ def map_to_modanet(labels: Iterable[str], scheme: str) -> tuple[str, ...]:
     if not isinstance(mapping, dict):
         raise InvalidInputError(f"no label scheme {scheme!r} in label_maps.json")
     return tuple(sorted({mapping[label] for label in labels if label in mapping}))
+
+
+def guess_label_scheme(names: Iterable[str], min_share: float = 0.5) -> str | None:
+    """The ``<scheme>_to_modanet`` map that knows most of ``names`` (at least ``min_share``), or None."""
+    names = {n for n in names if n}
+    if not names:
+        return None
+    best, best_share = None, 0.0
+    maps = label_maps()
+    keys = sorted((k for k in maps if k.endswith("_to_modanet")), key=lambda k: k != "modanet_to_modanet")
+    for key in keys:  # ModaNet's own names first: on a tie they are ModaNet
+        mapping = maps[key]
+        if isinstance(mapping, dict):
+            share = len(names & set(mapping)) / len(names)
+            if share > best_share:
+                best, best_share = key.removesuffix("_to_modanet"), share
+    return best if best_share >= min_share else None

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.types import ImageRecord, Skipped
 
 logger = logging.getLogger(__name__)
+
+_on_probe: contextvars.ContextVar[Callable[[int], None] | None] = contextvars.ContextVar(
+    "on_probe", default=None
+)
+
+
+@contextlib.contextmanager
+def probe_progress(callback: Callable[[int], None]) -> Iterator[None]:
+    """Call ``callback(1)`` after each image a reader probes (drives a progress bar, any reader)."""
+    token = _on_probe.set(callback)
+    try:
+        yield
+    finally:
+        _on_probe.reset(token)
+
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 
@@ -54,11 +72,16 @@ def probe_image(path: Path) -> tuple[int, int, str]:
 
 def make_record(path: Path, *, source: str, dataset: str, split: str = "unsplit") -> ImageRecord | Skipped:
     """Probe ``path`` and build its `ImageRecord`, or a `Skipped` with the reason."""
+    callback = _on_probe.get()
     try:
         width, height, digest = probe_image(path)
     except InvalidInputError as exc:
+        if callback:
+            callback(1)
         logger.warning("skipping %s", exc)
         return Skipped(str(path), str(exc).removeprefix(f"{path}: "))
+    if callback:
+        callback(1)
     return ImageRecord(
         image_id=image_id_from_hash(digest),
         source=source,

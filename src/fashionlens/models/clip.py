@@ -95,7 +95,7 @@ class OpenClipBackbone(Backbone):
                     pretrained_image=False,
                     pretrained_text=False,
                 )
-            except (RuntimeError, KeyError, ValueError) as exc:
+            except Exception as exc:  # torch.load / load_state_dict raise many types
                 if pretrained is None:
                     raise
                 raise InvalidInputError(

@@ -101,8 +101,8 @@ def resize_center_crop(
         canvas = Image.new("RGB", (max(w, crop_size), max(h, crop_size)))
         canvas.paste(image, ((canvas.width - w) // 2, (canvas.height - h) // 2))
         image, (w, h) = canvas, canvas.size
-    left = int(round((w - crop_size) / 2.0))
-    top = int(round((h - crop_size) / 2.0))
+    left = round((w - crop_size) / 2.0)
+    top = round((h - crop_size) / 2.0)
     return image.crop((left, top, left + crop_size, top + crop_size))
 
 

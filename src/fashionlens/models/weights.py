@@ -125,6 +125,14 @@ def find_in_package(package: str, filename: str) -> Path | None:
     return None
 
 
+def _installed_note(package: str) -> str:
+    try:
+        importlib.metadata.distribution(package)
+    except importlib.metadata.PackageNotFoundError:
+        return " (not installed)"
+    return " (installed, file missing)"
+
+
 def _download(url: str, dst: Path, expected_prefix: str | None, timeout: float) -> None:
     """Download ``url`` to ``dst`` (atomically, via torch.hub). Tests monkeypatch this."""
     import torch.hub
@@ -192,7 +200,7 @@ def resolve_weights(
                 return hit
 
     if spec.offline_package:
-        looked.append(f"pip package {spec.offline_package}")
+        looked.append(f"pip package {spec.offline_package}{_installed_note(spec.offline_package)}")
         hit = find_in_package(spec.offline_package, filename)
         if hit is not None:
             verify_weights(hit)

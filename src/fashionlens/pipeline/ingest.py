@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fashionlens.core.errors import InvalidInputError
+from fashionlens.core.labels import guess_label_scheme
 from fashionlens.core.settings import Settings
 from fashionlens.core.types import IngestResult
 from fashionlens.store.catalog import Catalog, WriteCounts
@@ -105,32 +106,13 @@ def _folder(path: Path, source: str | None, options: dict[str, Any]) -> IngestRe
 def _coco(path: Path, source: str | None, options: dict[str, Any]) -> IngestResult:
     from fashionlens.ingest.coco import read_coco
 
-    try:
-        names = {c.get("name") for c in json.loads(path.read_text(encoding="utf-8")).get("categories", [])}
-    except (OSError, ValueError, AttributeError):
-        names = set()  # read_coco reports the real problem with the file
     scheme = options.get("label_scheme")
-    if (
-        scheme is None
-        and names
-        and names
-        <= {
-            "bag",
-            "belt",
-            "boots",
-            "footwear",
-            "outer",
-            "dress",
-            "sunglasses",
-            "pants",
-            "top",
-            "shorts",
-            "skirt",
-            "headwear",
-            "scarf/tie",
-        }
-    ):
-        scheme = "modanet"
+    if scheme is None:
+        try:
+            categories = json.loads(path.read_text(encoding="utf-8")).get("categories", [])
+            scheme = guess_label_scheme(str(c.get("name", "")) for c in categories)
+        except (OSError, ValueError, AttributeError):
+            scheme = None  # read_coco reports the real problem with the file
     return read_coco(
         path,
         options.get("images_dir"),
