@@ -93,3 +93,27 @@ def test_errors_before_prerequisites(tmp_path: Path, args: list[str]) -> None:
     result = invoke(*[a.format(tmp=tmp_path) for a in args])
     assert result.exit_code == 1, result.output
     assert "error:" in result.output and "Traceback" not in result.output
+
+
+def test_run_runway_vs_street_with_sources(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "enriched.csv"
+    result = invoke(
+        "run",
+        f"street={shared_data / 'ccp'}",
+        f"runway={shared_data / 'fashionpedia' / 'data' / 'sample.json'}",
+        str(shared_data / "products"),
+        "--limit",
+        "40",
+        "--train-source",
+        "street",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert frame.groupby("source").size().to_dict() == {"product": 40, "runway": 2, "street": 40}
+    assert frame["pred_category"].notna().all()
+    assert (frame["pred_confidence"].between(0, 1)).all()
+    runway = frame[frame["source"] == "runway"]
+    assert set(runway["label_coarse_category"]) == {"dress", "top+bottom"}
+    assert "predicted category share by source" in result.output

@@ -90,3 +90,22 @@ def guess_label_scheme(names: Iterable[str], min_share: float = 0.5) -> str | No
             if share > best_share:
                 best, best_share = key.removesuffix("_to_modanet"), share
     return best if best_share >= min_share else None
+
+
+@cache
+def _colour_groups() -> dict[str, object]:
+    text = resources.files("fashionlens.core").joinpath("colour_groups.json").read_text(encoding="utf-8")
+    return dict(json.loads(text))
+
+
+def colour_names() -> tuple[str, ...]:
+    """The 11 colour names: black, blue, brown, green, grey, orange, pink, purple, red, white, yellow."""
+    return tuple(_colour_groups()["names"])  # type: ignore[arg-type]
+
+
+def colour_group(raw: str) -> str | None:
+    """A catalogue's raw colour (``Navy Blue``) -> its group (``blue``); None for Multi/NA/unknown."""
+    groups = _colour_groups()["groups"]
+    assert isinstance(groups, dict)
+    value = groups.get(raw.strip())
+    return str(value) if value else None

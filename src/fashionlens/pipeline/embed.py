@@ -14,6 +14,7 @@ from fashionlens.core.types import Embeddings, Skipped
 from fashionlens.models.registry import Backbone
 from fashionlens.pipeline.images import open_rgb
 from fashionlens.store.catalog import Catalog
+from fashionlens.store.schemas import embeddings_table_name
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ def embed_catalog(
             if progress:
                 progress(len(kept) + len(skipped))
     report.seconds = time.perf_counter() - start
+    catalog.compact(embeddings_table_name(backbone.model_id))
     logger.info(
         "embedded %d images with %s in %.1fs (%.1f img/s); %d already done; %d skipped",
         report.embedded,

@@ -106,20 +106,35 @@ def _folder(path: Path, source: str | None, options: dict[str, Any]) -> IngestRe
 def _coco(path: Path, source: str | None, options: dict[str, Any]) -> IngestResult:
     from fashionlens.ingest.coco import read_coco
 
-    scheme = options.get("label_scheme")
-    if scheme is None:
-        try:
-            categories = json.loads(path.read_text(encoding="utf-8")).get("categories", [])
-            scheme = guess_label_scheme(str(c.get("name", "")) for c in categories)
-        except (OSError, ValueError, AttributeError):
-            scheme = None  # read_coco reports the real problem with the file
+    scheme, images_dir = options.get("label_scheme"), options.get("images_dir")
+    try:
+        coco = json.loads(path.read_text(encoding="utf-8"))
+        if scheme is None:
+            scheme = guess_label_scheme(str(c.get("name", "")) for c in coco.get("categories", []))
+        if images_dir is None:
+            images_dir = _coco_images_dir(path, coco)
+    except (OSError, ValueError, AttributeError, TypeError):
+        pass  # read_coco reports the real problem with the file
     return read_coco(
         path,
-        options.get("images_dir"),
+        images_dir,
         source=source or "street",
         dataset=options.get("dataset") or path.stem,
         label_scheme=scheme,
     )
+
+
+def _coco_images_dir(annotations_json: Path, coco: dict[str, Any]) -> Path | None:
+    """Where the images of a COCO file are: beside it, in ``images/`` beside it, or in ``../images``."""
+    try:
+        first = str(coco["images"][0]["file_name"])
+    except (KeyError, IndexError, TypeError):
+        return None
+    here = annotations_json.parent
+    for folder in (here, here / "images", here.parent / "images"):
+        if (folder / first).is_file():
+            return folder
+    return None
 
 
 def _roboflow(path: Path, source: str | None) -> IngestResult:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fashionlens.core.settings import Settings
+from fashionlens.core.types import SOURCES
 from fashionlens.models.registry import create_backbone
 from fashionlens.pipeline.category import CategoryReport, predict_category, train_category
 from fashionlens.pipeline.embed import EmbedReport, embed_catalog
@@ -27,9 +28,18 @@ class RunReport:
     export: ExportReport
 
 
+def parse_source_path(spec: Path | str) -> tuple[str | None, Path]:
+    """``"runway=path"`` -> ``("runway", Path("path"))``; a plain path has no source."""
+    text = str(spec)
+    prefix, sep, rest = text.partition("=")
+    if sep and prefix in SOURCES and rest:
+        return prefix, Path(rest)
+    return None, Path(text)
+
+
 def run_main_job(
     settings: Settings,
-    paths: Sequence[Path] = (),
+    paths: Sequence[Path | str] = (),
     *,
     out_csv: Path | None = None,
     limit: int | None = None,
@@ -39,14 +49,18 @@ def run_main_job(
     on_start: Callable[[int], None] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> RunReport:
-    """Run steps 1-5 on ``paths`` (format auto-detected), or on Fashion-MNIST when none are given."""
+    """Run steps 1-5 on ``paths`` (format auto-detected), or on Fashion-MNIST when none are given.
+
+    A path may carry its source: ``runway=shows/coco.json`` (default: the format's usual source).
+    """
     catalog = Catalog(settings.db_path)
     stage = on_stage or (lambda name: logger.info("%s", name))
     ingests = []
     if paths:
-        for path in paths:
+        for spec in paths:
+            source, path = parse_source_path(spec)
             stage(f"ingest {path}")
-            ingests.append(ingest(catalog, Path(path), "auto", settings, limit=limit))
+            ingests.append(ingest(catalog, path, "auto", settings, limit=limit, source=source))
     else:
         stage("ingest fashion-mnist (the embedded default)")
         ingests.append(ingest(catalog, None, "fashion-mnist", settings, per_class=per_class))

@@ -199,6 +199,11 @@ class Catalog:
         )
         self._upsert(name, rows, "image_id")
 
+    def compact(self, name: str) -> None:
+        """Merge the small fragments that batch-by-batch commits leave (keeps the version history)."""
+        if name in self.table_names():
+            self._db.open_table(name).optimize()
+
     def embedding_models(self) -> list[str]:
         out = []
         for name in self.table_names():
