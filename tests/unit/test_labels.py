@@ -72,3 +72,21 @@ def test_map_to_modanet_drops_non_garments_and_sorts() -> None:
 )
 def test_guess_label_scheme(names: list[str], expected: str | None) -> None:
     assert guess_label_scheme(names) == expected
+
+
+def test_colour_groups_cover_the_eleven_names() -> None:
+    from fashionlens.core.labels import colour_group, colour_names
+
+    assert len(colour_names()) == 11
+    assert colour_group("Navy Blue") == "blue"
+    assert colour_group("Maroon") == "red"
+    assert colour_group("Multi") is None
+    assert {colour_group(raw) for raw in label_maps_colours()} <= set(colour_names())
+
+
+def label_maps_colours() -> list[str]:
+    import json
+    from importlib import resources
+
+    text = resources.files("fashionlens.core").joinpath("colour_groups.json").read_text(encoding="utf-8")
+    return list(json.loads(text)["groups"])
