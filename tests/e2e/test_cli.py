@@ -117,3 +117,18 @@ def test_run_runway_vs_street_with_sources(shared_data: Path, tmp_path: Path) ->
     runway = frame[frame["source"] == "runway"]
     assert set(runway["label_coarse_category"]) == {"dress", "top+bottom"}
     assert "predicted category share by source" in result.output
+
+
+def test_missing_standard_weights_offline_is_one_clear_line(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FASHIONLENS_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    folder = tmp_path / "one"
+    folder.mkdir()
+    shutil.copy(shared_data / "ccp" / "photos" / "0003.jpg", folder / "a.jpg")
+    assert invoke("ingest", "folder", str(folder)).exit_code == 0
+    result = invoke("--backbone", "resnet50.imagenet", "embed")
+    assert result.exit_code == 1, result.output
+    assert "resnet50-11ad3fa6.pth" in result.output and "download.pytorch.org" in result.output
+    assert "Traceback" not in result.output

@@ -42,6 +42,16 @@ def image_id_from_hash(digest: str) -> str:
     return digest[:16]
 
 
+def read_bytes(path: Path) -> bytes:
+    """The bytes of ``path``, or `InvalidInputError` naming it (missing, unreadable)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise InvalidInputError(f"{path}: file not found") from exc
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+
+
 def probe_image(path: Path) -> tuple[int, int, str]:
     """Open and fully decode an image; return ``(width, height, content_hash)``.
 
@@ -49,12 +59,7 @@ def probe_image(path: Path) -> tuple[int, int, str]:
     """
     from PIL import Image, UnidentifiedImageError
 
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise InvalidInputError(f"{path}: file not found") from exc
-    except OSError as exc:
-        raise InvalidInputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    data = read_bytes(path)
     if not data:
         raise InvalidInputError(f"{path}: empty file")
     import io

@@ -23,7 +23,7 @@ import numpy as np
 from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.labels import coarse_category, label_maps, map_to_modanet
 from fashionlens.core.types import ImageLabel, ImageRecord, IngestResult, Skipped
-from fashionlens.ingest.base import content_hash, image_id_from_hash
+from fashionlens.ingest.base import content_hash, image_id_from_hash, read_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +93,7 @@ def read_idx(path: Path) -> np.ndarray:
     a payload whose size does not match the declared dimensions.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise InvalidInputError(f"{path}: file not found") from exc
-    except OSError as exc:
-        raise InvalidInputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    data = read_bytes(path)
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
