@@ -13,6 +13,7 @@ from fashionlens.cli.app import app
 from fashionlens.core.labels import coarse_categories
 
 runner = CliRunner()
+WATCH_ID, TSHIRT_ID = 17429, 10866  # articleType Watches and Tshirts in styles.csv
 
 
 def invoke(*args: str):
@@ -132,3 +133,18 @@ def test_missing_standard_weights_offline_is_one_clear_line(
     assert result.exit_code == 1, result.output
     assert "resnet50-11ad3fa6.pth" in result.output and "download.pytorch.org" in result.output
     assert "Traceback" not in result.output
+
+
+def test_zero_shot_command(shared_data: Path, tmp_path: Path) -> None:
+    images = shared_data / "products" / "images"
+    watch, tshirt = images / f"{WATCH_ID}.jpg", images / f"{TSHIRT_ID}.jpg"
+    result = invoke(
+        "zero-shot", str(watch), str(tshirt), "--labels", "watches,tshirts,casual shoes", "--top", "1"
+    )
+    assert result.exit_code == 0, result.output
+    first, second = result.output.split(str(tshirt))
+    assert '"watches"' in first and '"tshirts"' in second
+    bad = invoke("zero-shot", str(watch), "--labels", "only-one")
+    assert bad.exit_code == 1 and "at least two labels" in bad.output
+    missing = invoke("zero-shot", str(tmp_path / "nope.jpg"), "--labels", "a,b")
+    assert missing.exit_code == 1 and "nope.jpg" in missing.output

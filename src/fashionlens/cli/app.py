@@ -15,6 +15,7 @@ from fashionlens.cli.ingest import ingest_app
 from fashionlens.cli.predict import predict_app
 from fashionlens.cli.run import run
 from fashionlens.cli.train import train_app
+from fashionlens.cli.zeroshot import zero_shot
 
 app = typer.Typer(
     name="fashionlens",
@@ -59,6 +60,7 @@ app.command()(export)
 app.command()(run)
 app.command()(info)
 app.add_typer(backbones_app, name="backbones")
+app.command("zero-shot")(zero_shot)
 
 
 def main() -> None:

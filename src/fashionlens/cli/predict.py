@@ -1,6 +1,9 @@
-"""`fashionlens predict [category]`: label every embedded image with a trained head."""
+"""`fashionlens predict [category|attributes]`: label images with a trained head."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import typer
 
@@ -33,3 +36,33 @@ def predict(ctx: typer.Context) -> None:
 def category(ctx: typer.Context) -> None:
     """Coarse garment category of every embedded image."""
     _category(ctx)
+
+
+@predict_app.command("attributes")
+def attributes(
+    ctx: typer.Context,
+    images: list[Path] | None = typer.Argument(
+        None, help="Image files; without any, every embedded catalogue image (stored as predictions)."
+    ),
+) -> None:
+    """Product attributes: JSON for IMAGE files, or the whole catalogue into the predictions table."""
+    from fashionlens.models.registry import get_spec
+    from fashionlens.pipeline.attributes import predict_attributes_for_images, predict_catalog_attributes
+    from fashionlens.store.catalog import Catalog
+
+    with common.errors(ctx):
+        settings = common.state(ctx).settings()
+        model_id = get_spec(settings.backbone).name
+        if images:
+            records = predict_attributes_for_images(images, settings, model_id)
+            out = {str(path): record for path, record in zip(images, records, strict=True)}
+            typer.echo(json.dumps(out, indent=2))
+            return
+        with common.progress_bar("predict attributes") as (on_start, advance):
+            report = predict_catalog_attributes(
+                Catalog(settings.db_path), settings, model_id, progress=advance, on_start=on_start
+            )
+        common.console.print(
+            f"predicted the attributes of {report.predicted} images (tasks attribute:<name>)"
+        )
+        common.print_skipped(report.skipped)

@@ -38,3 +38,81 @@ def category(
             f"held-out accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}; "
             f"saved {report.classifier_path}"
         )
+
+
+@train_app.command("attributes")
+def attributes(
+    ctx: typer.Context,
+    epochs: int = typer.Option(80, help="Maximum epochs (early stopping may end sooner)."),
+    lr: float = typer.Option(1e-3, help="Peak AdamW learning rate (warm-up, then cosine decay)."),
+    weight_decay: float = typer.Option(0.05, help="AdamW weight decay."),
+    batch_size: int = typer.Option(128, help="Embeddings per training step."),
+    patience: int = typer.Option(12, help="Stop after this many epochs without a better validation score."),
+    min_class_count: int = typer.Option(
+        10, help="Classes with fewer training images are left out of their head."
+    ),
+    test_size: float = typer.Option(0.2, help="Held-out test fraction (stratified by articleType)."),
+    val_size: float = typer.Option(0.15, help="Validation fraction of the rest (early stopping)."),
+    seed: int = typer.Option(0),
+    hidden: str = typer.Option("1024", help="Shared layer widths, comma-separated (e.g. 1024,512)."),
+    dropout: float = typer.Option(0.5),
+    label_smoothing: float = typer.Option(0.1),
+    class_weight_power: float = typer.Option(
+        0.5, help="1: balanced class weights, 0.5: their square root, 0: unweighted."
+    ),
+    colour_features: bool = typer.Option(
+        True, help="Give the colour head a Lab colour histogram of the image as well."
+    ),
+    attribute: list[str] | None = typer.Option(
+        None, "--attribute", help="Train only these heads (repeatable); default: all five."
+    ),
+    resume: bool = typer.Option(False, help="Continue an interrupted run from checkpoints/last.pt."),
+) -> None:
+    """Product attributes (articleType, colour group, season, gender, usage): one MLP, five heads."""
+    from fashionlens.core.errors import InvalidInputError
+    from fashionlens.models.registry import get_spec
+    from fashionlens.pipeline.attributes import ATTRIBUTES, train_attributes
+    from fashionlens.store.catalog import Catalog
+
+    with common.errors(ctx):
+        settings = common.state(ctx).settings()
+        model_id = get_spec(settings.backbone).name
+        try:
+            widths = tuple(int(w) for w in hidden.split(",") if w.strip())
+        except ValueError as exc:
+            raise InvalidInputError(f"--hidden: expected comma-separated integers; got {hidden!r}") from exc
+        with common.progress_bar(f"train attributes on {model_id} (epochs)") as (on_start, advance):
+            report = train_attributes(
+                Catalog(settings.db_path),
+                settings,
+                model_id,
+                attributes=tuple(attribute) if attribute else ATTRIBUTES,
+                epochs=epochs,
+                lr=lr,
+                weight_decay=weight_decay,
+                batch_size=batch_size,
+                patience=patience,
+                min_class_count=min_class_count,
+                test_size=test_size,
+                val_size=val_size,
+                seed=seed,
+                hidden=widths,
+                dropout=dropout,
+                label_smoothing=label_smoothing,
+                class_weight_power=class_weight_power,
+                colour_features=colour_features,
+                resume=resume,
+                progress=advance,
+                on_start=on_start,
+            )
+        common.console.print(
+            f"{report.classifier_id}: {report.split_method}\n"
+            f"train {report.n_train}, validation {report.n_val}, test {report.n_test}; "
+            f"best epoch {report.best_epoch} of {report.epochs_run} ({report.seconds:.0f}s)",
+            highlight=False,
+        )
+        common.console.print(report.table(), highlight=False)
+        common.console.print(
+            f"saved {report.classifier_path}; report and confusion matrices in {report.report_path.parent}",
+            highlight=False,
+        )

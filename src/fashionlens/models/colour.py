@@ -20,7 +20,6 @@ import logging
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -45,9 +44,6 @@ _XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
 WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
 _EPS = (6 / 29) ** 3
 _MIN_FOREGROUND = 0.005  # below this share of the image the background removal is undone
-
-
-# -- colour spaces ---------------------------------------------------------------------------------
 
 
 def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -79,9 +75,6 @@ def lab_to_srgb(lab: np.ndarray) -> np.ndarray:
     return np.clip(c * 255.0, 0.0, 255.0)
 
 
-# -- reference palette (data) ----------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Palette:
     """Named reference colours in Lab and the achromatic / background thresholds."""
@@ -90,14 +83,8 @@ class Palette:
     labels: tuple[str, ...]  # e.g. "navy"
     lab: np.ndarray  # (P, 3)
     achromatic: dict[str, float]
+    k_l: float
     background: dict[str, float]
-
-
-def _hex_to_rgb(value: str) -> tuple[int, int, int]:
-    v = value.lstrip("#")
-    if len(v) != 6:
-        raise InvalidInputError(f"colour_prototypes.json: expected #rrggbb; got {value!r}")
-    return int(v[0:2], 16), int(v[2:4], 16), int(v[4:6], 16)
 
 
 @cache
@@ -106,59 +93,63 @@ def palette() -> Palette:
     text = resources.files("fashionlens.core").joinpath("colour_prototypes.json").read_text(encoding="utf-8")
     data = json.loads(text)
     protos: dict[str, dict[str, str]] = data["prototypes"]
-    unknown = set(protos) ^ set(colour_names())
-    if unknown:
-        raise InvalidInputError(
-            f"colour_prototypes.json: names differ from colour_names(): {sorted(unknown)}"
-        )
+    if set(protos) != set(colour_names()):
+        raise InvalidInputError(f"colour_prototypes.json: names {sorted(protos)} != {colour_names()}")
     names, labels, rgb = [], [], []
     for name in colour_names():
         for label, hexcode in protos[name].items():
             names.append(name)
             labels.append(label)
-            rgb.append(_hex_to_rgb(hexcode))
+            rgb.append(list(bytes.fromhex(hexcode.removeprefix("#"))))
     return Palette(
         tuple(names),
         tuple(labels),
         srgb_to_lab(np.array(rgb)),
         dict(data["achromatic"]),
+        float(data["cie94_k_l"]),
         dict(data["background"]),
     )
 
 
+def cie94(lab: np.ndarray, ref: np.ndarray, k_l: float = 2.0) -> np.ndarray:
+    """Squared CIE94 colour difference of ``lab`` from reference colours ``ref`` (broadcast).
+
+    ``k_l = 2`` is the textile setting (lightness differences count half); chroma and hue
+    differences are scaled down as the reference's chroma grows (K1 = 0.048, K2 = 0.014).
+    """
+    d_l = lab[..., 0] - ref[..., 0]
+    c1 = np.hypot(ref[..., 1], ref[..., 2])
+    d_c = np.hypot(lab[..., 1], lab[..., 2]) - c1
+    d_h2 = np.maximum((lab[..., 1] - ref[..., 1]) ** 2 + (lab[..., 2] - ref[..., 2]) ** 2 - d_c**2, 0.0)
+    return (d_l / k_l) ** 2 + (d_c / (1 + 0.048 * c1)) ** 2 + d_h2 / (1 + 0.014 * c1) ** 2
+
+
 def name_lab(lab: np.ndarray) -> list[str]:
-    """Name Lab colours ``(N, 3)`` (or one ``(3,)``): achromatic rule first, else nearest prototype."""
+    """Name Lab colours ``(N, 3)`` (or one ``(3,)``): achromatic rule first, else nearest prototype.
+
+    Chroma below ``max_chroma`` -> black / grey / white by L*; otherwise the name of the nearest
+    prototype by CIE94 (textile ``k_L``).
+    """
     lab = np.atleast_2d(np.asarray(lab, dtype=np.float64))
     pal = palette()
     rule = pal.achromatic
-    chroma = np.hypot(lab[:, 1], lab[:, 2])
-    dist = ((lab[:, None, :] - pal.lab[None, :, :]) ** 2).sum(-1)
-    nearest = [pal.names[i] for i in dist.argmin(1)]
-    out = []
-    for (lightness, _, _), c, near in zip(lab, chroma, nearest, strict=True):
-        if c < rule["max_chroma"]:
-            if lightness < rule["black_max_l"]:
-                near = "black"
-            elif lightness > rule["white_min_l"]:
-                near = "white"
-            else:
-                near = "grey"
-        out.append(near)
-    return out
-
-
-# -- input -----------------------------------------------------------------------------------------
+    dist = cie94(lab[:, None, :], pal.lab[None, :, :], pal.k_l)
+    lightness = lab[:, 0]
+    names = np.array(pal.names, dtype=object)[dist.argmin(1)]
+    neutral = np.hypot(lab[:, 1], lab[:, 2]) < rule["max_chroma"]
+    by_lightness = np.where(
+        lightness < rule["black_max_l"], "black", np.where(lightness > rule["white_min_l"], "white", "grey")
+    )
+    names[neutral] = by_lightness[neutral]
+    return [str(n) for n in names]
 
 
 def to_rgb_array(image: Any) -> np.ndarray:
-    """A PIL image (any mode), an ``(H, W)`` / ``(H, W, 3|4)`` array or a path -> ``uint8 (H, W, 3)``.
+    """A PIL image (any mode) or an ``(H, W)`` / ``(H, W, 3|4)`` array -> ``uint8 (H, W, 3)``.
 
     Alpha is composited over white; integer arrays must be in [0, 255], float arrays in [0, 1].
+    Files: open them with `fashionlens.pipeline.images.open_rgb` (EXIF, modes, clear errors).
     """
-    if isinstance(image, str | Path):
-        from fashionlens.pipeline.images import open_rgb
-
-        image = open_rgb(image)
     if hasattr(image, "mode") and hasattr(image, "convert"):  # PIL, imported lazily
         if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
             image = image.convert("RGBA")
@@ -236,11 +227,9 @@ def foreground_mask(
         bg = ndimage.binary_dilation(bg, iterations=shave)
     fg = ~bg
     if fg.sum() < max(1.0, _MIN_FOREGROUND * h * w):
+        logger.debug("background removal left %d of %d pixels; using them all", fg.sum(), h * w)
         return keep_all
     return fg
-
-
-# -- dominant colours ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -272,6 +261,7 @@ def dominant_colours(
     k: int = 4,
     max_pixels: int = 4096,
     background: Background = "auto",
+    centre_sigma: float | None = 0.2,
     seed: int = 0,
 ) -> list[ColourShare]:
     """The named colours of ``image`` (or of the ``mask`` region), largest share first.
@@ -290,55 +280,57 @@ def dominant_colours(
         fg = _check_mask(mask, rgb.shape[:2])
     else:
         fg = foreground_mask(rgb, background, lab=lab_img)
-    pixels = lab_img[fg]
-    centres, counts = _cluster(pixels, k, max_pixels, seed)
+    weights = None
+    if mask is None and centre_sigma is not None:
+        if centre_sigma <= 0:
+            raise InvalidInputError(f"centre_sigma must be > 0 or None; got {centre_sigma}")
+        weights = centre_weights(rgb.shape[:2], centre_sigma)[fg]
+    centres, counts = _cluster(lab_img[fg], k, max_pixels, seed, weights)
     names = name_lab(centres)
-    total = counts.sum()
     out = []
     for name in sorted(set(names)):
         idx = [i for i, n in enumerate(names) if n == name]
-        weight = counts[idx].astype(np.float64)
-        lab = (centres[idx] * weight[:, None]).sum(0) / weight.sum()
-        rgb_mean = np.rint(lab_to_srgb(lab)).astype(int)
-        out.append(
-            ColourShare(
-                name,
-                float(weight.sum() / total),
-                (float(lab[0]), float(lab[1]), float(lab[2])),
-                (int(rgb_mean[0]), int(rgb_mean[1]), int(rgb_mean[2])),
-            )
-        )
-    out.sort(key=lambda c: (-c.share, c.name))
-    return out
+        lab = np.average(centres[idx], axis=0, weights=counts[idx])
+        rgb_mean = tuple(int(v) for v in np.rint(lab_to_srgb(lab)))
+        share = float(counts[idx].sum() / counts.sum())
+        out.append(ColourShare(name, share, tuple(float(v) for v in lab), rgb_mean))  # type: ignore[arg-type]
+    return sorted(out, key=lambda c: (-c.share, c.name))
 
 
-def _cluster(pixels: np.ndarray, k: int, max_pixels: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """k-means centres ``(k', 3)`` and how many of ``pixels`` fall nearest each (k' <= k)."""
+def _cluster(
+    pixels: np.ndarray, k: int, max_pixels: int, seed: int, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """k-means centres ``(k', 3)`` and the (weighted) amount of ``pixels`` nearest each (k' <= k)."""
     from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(seed)
-    sample = (
-        pixels if len(pixels) <= max_pixels else pixels[rng.choice(len(pixels), max_pixels, replace=False)]
-    )
+    if len(pixels) <= max_pixels and weights is None:
+        sample = pixels
+    else:
+        p = None if weights is None else weights / weights.sum()
+        sample = pixels[rng.choice(len(pixels), min(max_pixels, len(pixels)), replace=False, p=p)]
     n_distinct = len(np.unique(np.round(sample, 3), axis=0))
     k_eff = min(k, n_distinct)
     if k_eff == 1:
-        return sample.mean(0, keepdims=True), np.array([len(pixels)])
-    km = KMeans(n_clusters=k_eff, n_init=2, random_state=seed).fit(sample)
-    centres = km.cluster_centers_
+        return sample.mean(0, keepdims=True), np.array([len(pixels) if weights is None else weights.sum()])
+    with threadpool_limits(1):  # threads only add start-up cost on a few thousand points
+        centres = KMeans(n_clusters=k_eff, n_init=2, random_state=seed).fit(sample).cluster_centers_
     # every foreground pixel to its nearest centre, in chunks to bound memory
-    labels = np.concatenate(
-        [
-            ((chunk[:, None, :] - centres[None]) ** 2).sum(-1).argmin(1)
-            for chunk in np.array_split(pixels, max(1, len(pixels) // 65536))
-        ]
-    )
-    counts = np.bincount(labels, minlength=k_eff)
+    chunks = np.array_split(pixels, max(1, len(pixels) // 65536))
+    labels = np.concatenate([((c[:, None, :] - centres[None]) ** 2).sum(-1).argmin(1) for c in chunks])
+    counts = np.bincount(labels, weights=weights, minlength=k_eff)
     keep = counts > 0
     return centres[keep], counts[keep]
 
 
-# -- baseline --------------------------------------------------------------------------------------
+def centre_weights(shape_hw: tuple[int, int], sigma: float) -> np.ndarray:
+    """Gaussian weight ``(H, W)`` around the image centre; ``sigma`` as a fraction of height/width."""
+    h, w = shape_hw
+    y = (np.arange(h) + 0.5) / h - 0.5
+    x = (np.arange(w) + 0.5) / w - 0.5
+    # floored so that sampling with these weights never runs out of non-zero pixels
+    return np.maximum(np.exp(-0.5 * ((y[:, None] / sigma) ** 2 + (x[None, :] / sigma) ** 2)), 1e-9)
 
 
 def rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
@@ -354,39 +346,46 @@ def rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
 
 
 # hue interval upper bounds (degrees) -> name, for saturated pixels
-_HUE_NAMES = (
-    (15, "red"),
-    (40, "orange"),
-    (70, "yellow"),
-    (165, "green"),
-    (255, "blue"),
-    (290, "purple"),
-    (340, "pink"),
-    (360, "red"),
-)
+_HUE_NAMES = ((15, "red"), (40, "orange"), (70, "yellow"), (165, "green"), (255, "blue"), (290, "purple"))
+_HUE_NAMES += ((340, "pink"), (360, "red"))
 
 
-def hsv_names(hsv: np.ndarray) -> np.ndarray:
-    """Per-pixel names from HSV intervals (the baseline's rule): value, then saturation, then hue."""
+# chosen on the benchmark's tuning split (grid search), like the Lab method's thresholds
+BASELINE_THRESHOLDS: dict[str, float] = {
+    "black_max_v": 0.25,  # darker -> black
+    "grey_max_s": 0.1,  # less saturated -> grey, or white when brighter than white_min_v
+    "white_min_v": 0.85,
+    "brown_max_v": 0.9,  # dark orange / yellow (hue 15-50) -> brown
+    "pink_max_s": 0.5,  # light, desaturated red -> pink
+    "pink_min_v": 0.7,
+}
+
+
+def hsv_codes(hsv: np.ndarray) -> np.ndarray:
+    """Per-pixel names from HSV intervals, as indices into `colour_names` (the baseline's rule).
+
+    Hue intervals first; then dark orange/yellow -> brown, light desaturated red -> pink; low
+    saturation -> grey or white by value; low value -> black.
+    """
+    t = BASELINE_THRESHOLDS
+    code = {name: i for i, name in enumerate(colour_names())}
     h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    names = np.full(h.shape, "grey", dtype=object)
+    out = np.full(h.shape, code["grey"], dtype=np.int64)
     lo = 0.0
     for hi, name in _HUE_NAMES:
-        names[(h >= lo) & (h < hi)] = name
+        out[(h >= lo) & (h < hi)] = code[name]
         lo = hi
-    warm = (h >= 15) & (h < 50)
-    names[warm & (v < 0.6)] = "brown"  # dark orange / yellow
-    names[(names == "red") & (s < 0.5) & (v > 0.7)] = "pink"  # light, desaturated red
-    grey = s < 0.2
-    names[grey] = "grey"
-    names[grey & (v > 0.85)] = "white"
-    names[v < 0.2] = "black"
-    return names
+    out[(h >= 15) & (h < 50) & (v < t["brown_max_v"])] = code["brown"]
+    out[(out == code["red"]) & (s < t["pink_max_s"]) & (v > t["pink_min_v"])] = code["pink"]
+    grey = s < t["grey_max_s"]
+    out[grey] = np.where(v[grey] > t["white_min_v"], code["white"], code["grey"])
+    out[v < t["black_max_v"]] = code["black"]
+    return out
 
 
 def baseline_colour(image: Any, mask: Any = None, *, background: Background = "auto") -> str:
     """The HSV-interval baseline: majority name of the foreground pixels (same foreground rule)."""
     rgb = to_rgb_array(image)
     fg = _check_mask(mask, rgb.shape[:2]) if mask is not None else foreground_mask(rgb, background)
-    names, counts = np.unique(hsv_names(rgb_to_hsv(rgb[fg])), return_counts=True)
-    return str(names[counts.argmax()])
+    votes = np.bincount(hsv_codes(rgb_to_hsv(rgb[fg])), minlength=len(colour_names()))
+    return colour_names()[int(votes.argmax())]

@@ -109,7 +109,11 @@ class Backbone(abc.ABC):
 BackboneFactory = Callable[..., Backbone]
 _REGISTRY: dict[str, tuple[BackboneSpec, BackboneFactory]] = {}
 # Modules that register backbones when imported (kept lazy so `import fashionlens` stays cheap).
-_BACKBONE_MODULES = ("fashionlens.models.torchvision_cnn", "fashionlens.models.clip")
+_BACKBONE_MODULES = (
+    "fashionlens.models.torchvision_cnn",
+    "fashionlens.models.clip",
+    "fashionlens.models.text_tower",
+)
 
 
 def register_backbone(spec: BackboneSpec) -> Callable[[BackboneFactory], BackboneFactory]:

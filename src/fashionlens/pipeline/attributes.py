@@ -1,0 +1,500 @@
+"""Product attributes (articleType, colour group, season, gender, usage) from frozen embeddings.
+
+`train_attributes` fits `fashionlens.models.attributes.AttributeClassifier` on the stored
+embeddings of one backbone and the catalogue's per-image attribute labels (``styles.csv`` columns):
+
+* a held-out test split, stratified by articleType (classes with fewer than
+  ``RARE_FOR_SPLIT`` images all go to train), split by ``image_id``: the catalogue dedupes
+  identical photos by content hash, so one photo can never sit on both sides;
+* a validation split carved from the train part the same way; early stopping and every tuning
+  choice look at it, never at the test split;
+* per head, classes with fewer than ``min_class_count`` training images are pruned; their rows,
+  like rows without a label, are masked out of that head's loss only;
+* AdamW, linear warm-up then cosine decay, class-weighted cross-entropy (weights aligned with
+  each head's encoder), checkpoints ``checkpoints/best.pt`` and ``checkpoints/last.pt`` (the
+  latter resumable) under ``settings.models_dir/attributes/<backbone>/``;
+* a report per head on the test split (accuracy, macro-F1, majority baseline, confusion-matrix PNG).
+
+The colour head may also see a Lab colour histogram of the image (`pipeline.colour_features`),
+computed from the image files and cached by content hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fashionlens.core.errors import InvalidInputError, NotReadyError
+from fashionlens.core.labels import colour_group
+from fashionlens.core.settings import Settings
+from fashionlens.core.types import Skipped
+from fashionlens.models.attributes import AttributeClassifier, AttributeConfig, LabelEncoder
+from fashionlens.pipeline import attributes_train as trainer
+from fashionlens.pipeline.attributes_report import HeadReport, evaluate_heads, write_report
+from fashionlens.store.catalog import Catalog, Prediction
+
+logger = logging.getLogger(__name__)
+
+ATTRIBUTES: tuple[str, ...] = ("articleType", "baseColour", "season", "gender", "usage")
+COLOUR_ATTRIBUTE = "baseColour"
+MISSING_VALUES = frozenset({"", "na", "n/a", "nan", "none", "null"})
+RARE_FOR_SPLIT = 5  # articleType classes with fewer images than this all go to train
+TASK_PREFIX = "attribute:"
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class PredictReport:
+    predicted: int
+    skipped: list[Skipped]
+
+
+def target_label(attribute: str, raw: object) -> str | None:
+    """The label a head learns from a raw catalogue value; None when there is none.
+
+    Missing values (empty, ``NA``...) are None. ``baseColour`` is grouped with
+    `fashionlens.core.labels.colour_group` (``Navy Blue`` -> ``blue``); a raw colour without a
+    group (``Multi``) is None for that head only.
+    """
+    if raw is None:
+        return None
+    value = str(raw).strip()
+    if value.lower() in MISSING_VALUES:
+        return None
+    if attribute == COLOUR_ATTRIBUTE:
+        return colour_group(value)
+    return value
+
+
+@dataclass
+class AttributeData:
+    """Embedded, labelled images: ids, ``float32 (N, D)`` embeddings, per-attribute labels."""
+
+    ids: list[str]
+    vectors: np.ndarray
+    labels: dict[str, list[str | None]]
+    paths: list[str]
+    content_hashes: list[str]
+    backbone_id: str
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, mask: np.ndarray) -> AttributeData:
+        keep = np.flatnonzero(mask)
+        return AttributeData(
+            [self.ids[i] for i in keep],
+            self.vectors[keep],
+            {a: [v[i] for i in keep] for a, v in self.labels.items()},
+            [self.paths[i] for i in keep],
+            [self.content_hashes[i] for i in keep],
+            self.backbone_id,
+        )
+
+
+def load_attribute_data(
+    catalog: Catalog, backbone_id: str, attributes: Sequence[str] = ATTRIBUTES
+) -> AttributeData:
+    """Catalogued images with at least one attribute label and a ``backbone_id`` embedding."""
+    images = {
+        r["image_id"]: r
+        for r in catalog.read("images", columns=["image_id", "image_path", "content_hash"]).to_pylist()
+    }
+    raw: dict[str, dict[str, object]] = {}
+    for row in catalog.read("labels", columns=["image_id", "attributes_json"]).to_pylist():
+        if row["image_id"] not in images or row["image_id"] in raw or not row["attributes_json"]:
+            continue
+        attrs = json.loads(row["attributes_json"])
+        if isinstance(attrs, dict) and any(a in attrs for a in attributes):
+            raw[row["image_id"]] = attrs
+    if not raw:
+        raise NotReadyError(
+            f"no catalogued images carry any of the attributes {', '.join(attributes)}; "
+            "ingest a product catalogue first (`fashionlens ingest products DIR`)"
+        )
+    emb = catalog.embeddings(backbone_id)
+    keep = np.asarray([i in raw for i in emb.ids], dtype=bool)
+    ids = [i for i, k in zip(emb.ids, keep, strict=True) if k]
+    if len(ids) < len(raw):
+        logger.warning("%d labelled images have no %s embedding yet", len(raw) - len(ids), backbone_id)
+    labels = {a: [target_label(a, raw[i].get(a)) for i in ids] for a in attributes}
+    return AttributeData(
+        ids,
+        emb.vectors[keep],
+        labels,
+        [images[i]["image_path"] for i in ids],
+        [images[i]["content_hash"] for i in ids],
+        backbone_id,
+    )
+
+
+def stratified_split(
+    strata: Sequence[str | None], test_size: float, seed: int, rare: int = RARE_FOR_SPLIT
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(keep, held_out)``: ``test_size`` held out, stratified by ``strata`` (rows without
+    one form one more stratum); rows of a stratum with fewer than ``rare`` members stay in ``keep``."""
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < test_size < 1.0:
+        raise InvalidInputError(f"test_size must be in (0, 1); got {test_size}")
+    y = np.asarray([s or "" for s in strata], dtype=object)
+    counts = Counter(y.tolist())
+    index = np.arange(len(y))
+    is_rare = np.asarray([counts[s] < max(rare, 2) for s in y], dtype=bool)
+    common = index[~is_rare]
+    if len(common) < 2 or round(len(common) * test_size) < len(set(y[common].tolist())):
+        raise InvalidInputError(
+            f"too few labelled images ({len(y)}) to hold out {test_size:.0%} stratified by articleType"
+        )
+    keep, held = train_test_split(common, test_size=test_size, random_state=seed, stratify=y[common])
+    return np.sort(np.concatenate([keep, index[is_rare]])), np.sort(held)
+
+
+@dataclass(frozen=True)
+class AttributeReport:
+    classifier_path: Path
+    classifier_id: str
+    backbone_id: str
+    n_train: int
+    n_val: int
+    n_test: int
+    split_method: str
+    heads: dict[str, HeadReport]
+    skipped_heads: dict[str, str]
+    best_epoch: int
+    epochs_run: int
+    seconds: float
+    report_path: Path
+    history: list[dict[str, Any]] = field(default_factory=list)
+    skipped_images: list[Skipped] = field(default_factory=list)
+
+    def table(self) -> str:
+        """One line per head: accuracy, macro-F1, majority baseline, classes."""
+        lines = [f"{'head':<12} {'accuracy':>8} {'macro-F1':>8} {'majority':>8} {'classes':>7} {'n_test':>6}"]
+        for name, h in self.heads.items():
+            lines.append(
+                f"{name:<12} {h.accuracy:>8.3f} {h.macro_f1:>8.3f} {h.majority_accuracy:>8.3f} "
+                f"{len(h.classes):>7} {h.n_test:>6}"
+            )
+        for name, why in self.skipped_heads.items():
+            lines.append(f"{name:<12} not trained: {why}")
+        return "\n".join(lines)
+
+
+def classifier_dir(settings: Settings, backbone_id: str) -> Path:
+    return settings.models_dir / "attributes" / backbone_id.replace("/", "_")
+
+
+def classifier_path(settings: Settings, backbone_id: str) -> Path:
+    return classifier_dir(settings, backbone_id) / "attributes.pt"
+
+
+def build_encoders(
+    labels: dict[str, list[str | None]], fit_idx: np.ndarray, min_class_count: int
+) -> tuple[list[LabelEncoder], dict[str, str]]:
+    """One encoder per attribute from the training rows; attributes with < 2 classes left are skipped."""
+    encoders, skipped = [], {}
+    for name, values in labels.items():
+        enc = LabelEncoder.fit(name, (values[i] for i in fit_idx), min_count=min_class_count)
+        if len(enc) < 2:
+            n_labelled = sum(1 for i in fit_idx if values[i])
+            skipped[name] = (
+                f"{len(enc)} class(es) with >= {min_class_count} training images "
+                f"({n_labelled} labelled training images)"
+            )
+            logger.warning("attribute %s not trained: %s", name, skipped[name])
+            continue
+        encoders.append(enc)
+    if not encoders:
+        raise InvalidInputError(f"no attribute has 2 or more trainable classes: {skipped}")
+    return encoders, skipped
+
+
+def train_attributes(
+    catalog: Catalog,
+    settings: Settings,
+    backbone_id: str,
+    *,
+    attributes: Sequence[str] = ATTRIBUTES,
+    epochs: int = 80,
+    lr: float = 1e-3,
+    weight_decay: float = 0.05,
+    batch_size: int = 128,
+    patience: int = 12,
+    min_class_count: int = 10,
+    test_size: float = 0.2,
+    val_size: float = 0.15,
+    seed: int = 0,
+    hidden: Sequence[int] = (1024,),
+    dropout: float = 0.5,
+    input_dropout: float = 0.2,
+    label_smoothing: float = 0.1,
+    class_weight_power: float = 0.5,
+    colour_features: bool = True,
+    resume: bool = False,
+    progress: Progress | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> AttributeReport:
+    """Train the multi-head attribute classifier, report on the held-out split, save it.
+
+    ``progress(1)`` is called after each epoch (``on_start(epochs)`` first). With ``resume``, a
+    ``checkpoints/last.pt`` from an interrupted run on the same data and settings is continued.
+    """
+    started = time.perf_counter()
+    unknown = [a for a in attributes if a not in ATTRIBUTES]
+    if unknown or not attributes:
+        raise InvalidInputError(f"unknown attributes {unknown or '(none)'}; known: {', '.join(ATTRIBUTES)}")
+    options = trainer.TrainOptions(
+        epochs=epochs,
+        lr=lr,
+        weight_decay=weight_decay,
+        batch_size=batch_size,
+        patience=patience,
+        label_smoothing=label_smoothing,
+        class_weight_power=class_weight_power,
+        seed=seed,
+        num_threads=settings.num_threads or 1,  # see attributes_train.torch_threads
+    )
+    if min_class_count < 1:
+        raise InvalidInputError(f"min_class_count must be >= 1; got {min_class_count}")
+    data = load_attribute_data(catalog, backbone_id, attributes)
+    extra: np.ndarray | None = None
+    skipped_images: list[Skipped] = []
+    if colour_features and COLOUR_ATTRIBUTE in attributes:
+        extra = colour_features_for(data.paths, data.content_hashes, settings, skipped_images)
+        ok = np.isfinite(extra).all(axis=1)
+        if not ok.all():
+            logger.warning("%d images left out: their colour descriptor failed", int((~ok).sum()))
+            data, extra = data.subset(ok), extra[ok]
+    strata = data.labels.get("articleType") or [None] * len(data)
+    fit_idx, test_idx = stratified_split(strata, test_size, seed)
+    sub_train, sub_val = stratified_split([strata[i] for i in fit_idx], val_size, seed + 1)
+    train_idx, val_idx = fit_idx[sub_train], fit_idx[sub_val]
+    method = (
+        f"stratified by articleType: {test_size:.0%} test, {val_size:.0%} of the rest validation "
+        f"(seed {seed}; articleType classes with < {RARE_FOR_SPLIT} images kept in train)"
+    )
+    encoders, skipped = build_encoders(data.labels, train_idx, min_class_count)
+    targets = {e.name: e.encode(data.labels[e.name]) for e in encoders}
+
+    out_dir = classifier_dir(settings, backbone_id)
+    use_colour = extra is not None and any(e.name == COLOUR_ATTRIBUTE for e in encoders)
+    if not use_colour:
+        extra = None
+    config = AttributeConfig(
+        input_dim=data.vectors.shape[1],
+        hidden=tuple(int(h) for h in hidden),
+        dropout=dropout,
+        input_dropout=input_dropout,
+        extra_dim=0 if extra is None else extra.shape[1],
+        extra_heads=(COLOUR_ATTRIBUTE,) if use_colour else (),
+        extra_feature=_colour_feature_id() if use_colour else "",
+    )
+    train_config = {
+        **asdict(options),
+        "min_class_count": min_class_count,
+        "test_size": test_size,
+        "val_size": val_size,
+        "attributes": list(attributes),
+    }
+    classifier = AttributeClassifier(backbone_id, encoders, config, train_config=train_config)
+    signature = _signature(data.ids, train_idx, val_idx, classifier.card())
+    if on_start:
+        on_start(options.epochs)
+    fit = trainer.fit(
+        classifier,
+        data.vectors,
+        extra,
+        targets,
+        train_idx,
+        val_idx,
+        options,
+        checkpoint_dir=out_dir / "checkpoints",
+        signature=signature,
+        resume=resume,
+        progress=progress,
+    )
+    for old in out_dir.glob("confusion_*.png"):  # a head trained last time may be gone now
+        old.unlink()
+    heads = evaluate_heads(classifier, data, extra, train_idx, test_idx, out_dir)
+    classifier.metrics = {
+        "split": method,
+        "n_train": len(train_idx),
+        "n_val": len(val_idx),
+        "n_test": len(test_idx),
+        "best_epoch": fit.best_epoch,
+        "epochs_run": fit.epochs_run,
+        "best_val_score": fit.best_score,
+        "skipped_heads": skipped,
+        "skipped_images": [asdict(s) for s in skipped_images],
+        "heads": {name: h.summary() for name, h in heads.items()},
+        "test_ids_sha256": hashlib.sha256("\n".join(data.ids[i] for i in test_idx).encode()).hexdigest(),
+    }
+    path = classifier.save(classifier_path(settings, backbone_id))
+    report = AttributeReport(
+        path,
+        classifier.classifier_id,
+        backbone_id,
+        len(train_idx),
+        len(val_idx),
+        len(test_idx),
+        method,
+        heads,
+        skipped,
+        fit.best_epoch,
+        fit.epochs_run,
+        time.perf_counter() - started,
+        out_dir / "report.txt",
+        fit.history,
+        skipped_images,
+    )
+    write_report(report.report_path, classifier.classifier_id, method, report.table(), heads)
+    logger.info("attribute classifier saved to %s\n%s", path, report.table())
+    return report
+
+
+def _colour_feature_id() -> str:
+    from fashionlens.pipeline.colour_features import FEATURE_ID
+
+    return FEATURE_ID
+
+
+def colour_features_for(
+    paths: Sequence[str],
+    hashes: Sequence[str] | None,
+    settings: Settings,
+    skipped: list[Skipped] | None = None,
+) -> np.ndarray:
+    """Colour descriptors of image files, cached under ``settings.cache_dir`` by content hash.
+    With a ``skipped`` list, an unreadable file is listed there and its row is NaN."""
+    from fashionlens.pipeline.colour_features import FEATURE_ID, colour_descriptors
+
+    cache = settings.cache_dir / "attributes" / f"{FEATURE_ID}.npz" if hashes is not None else None
+    return colour_descriptors(paths, hashes, cache, skipped=skipped)
+
+
+def _signature(ids: list[str], train_idx: np.ndarray, val_idx: np.ndarray, card: dict[str, Any]) -> str:
+    h = hashlib.sha256()
+    h.update("\n".join(ids[i] for i in train_idx).encode())
+    h.update(b"|")
+    h.update("\n".join(ids[i] for i in val_idx).encode())
+    h.update(json.dumps({k: card[k] for k in ("heads", "config", "train_config")}, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+# -- prediction -------------------------------------------------------------------------------
+
+
+def _extra_for(
+    classifier: AttributeClassifier,
+    paths: Sequence[str],
+    hashes: Sequence[str] | None,
+    settings: Settings,
+    skipped: list[Skipped] | None = None,
+) -> np.ndarray | None:
+    if not classifier.config.extra_dim:
+        return None
+    feature = _colour_feature_id()
+    if classifier.config.extra_feature != feature:
+        raise InvalidInputError(
+            f"the classifier was trained with {classifier.config.extra_feature!r} features; "
+            f"this version computes {feature!r}: retrain with `fashionlens train attributes`"
+        )
+    return colour_features_for(paths, hashes, settings, skipped)
+
+
+def predict_attributes_for_images(
+    paths: Sequence[str | Path], settings: Settings, backbone_id: str | None = None, *, chunk: int = 256
+) -> list[dict[str, dict[str, Any]]]:
+    """Embed image files and predict their attributes.
+
+    Returns one ``{"predictions": {attr: label}, "confidences": {attr: float}}`` per path, in
+    order. A path that does not exist or is not an image raises `InvalidInputError` naming it.
+    """
+    from fashionlens.models.registry import create_backbone, get_spec
+    from fashionlens.pipeline.images import open_rgb
+
+    if not paths:
+        raise InvalidInputError("no image paths given")
+    missing = [str(p) for p in paths if not Path(p).is_file()]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise InvalidInputError(f"{missing[0]}: file not found{more}")
+    model_id = backbone_id or get_spec(settings.backbone).name
+    classifier = AttributeClassifier.load(classifier_path(settings, model_id))
+    backbone = create_backbone(model_id, device=settings.device, weights_dir=settings.weights_dir)
+    records: list[dict[str, dict[str, Any]]] = []
+    for start in range(0, len(paths), chunk):
+        part = [str(p) for p in paths[start : start + chunk]]
+        vectors = backbone.embed([open_rgb(p) for p in part])
+        records += classifier.predict(vectors, _extra_for(classifier, part, None, settings)).records()
+    return records
+
+
+def predict_catalog_attributes(
+    catalog: Catalog,
+    settings: Settings,
+    backbone_id: str,
+    *,
+    batch: int = 2048,
+    progress: Progress | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> PredictReport:
+    """Predict every attribute of every embedded image; upsert into the predictions table as
+    ``task = "attribute:<name>"``. An image whose file the colour descriptor cannot read is
+    skipped and listed (``settings.skip_failures``; else the error is raised)."""
+    classifier = AttributeClassifier.load(classifier_path(settings, backbone_id))
+    emb = catalog.embeddings(backbone_id)
+    rows = {
+        r["image_id"]: r
+        for r in catalog.read("images", columns=["image_id", "image_path", "content_hash"]).to_pylist()
+    }
+    ids = [i for i in emb.ids if i in rows]
+    if on_start:
+        on_start(len(ids))
+    keep = np.asarray([i in rows for i in emb.ids], dtype=bool)
+    vectors = emb.vectors[keep]
+    report = PredictReport(0, [])
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        x = vectors[start : start + batch]
+        extra = _extra_for(
+            classifier,
+            [rows[i]["image_path"] for i in chunk],
+            [rows[i]["content_hash"] for i in chunk],
+            settings,
+            report.skipped if settings.skip_failures else None,
+        )
+        if extra is not None:
+            ok = np.isfinite(extra).all(axis=1)
+            chunk, x, extra = [i for i, k in zip(chunk, ok, strict=True) if k], x[ok], extra[ok]
+        pred = classifier.predict(x, extra)
+        catalog.upsert_predictions(
+            Prediction(
+                image_id,
+                f"{TASK_PREFIX}{name}",
+                classifier.classifier_id,
+                backbone_id,
+                pred.labels[name][k],
+                float(pred.confidences[name][k]),
+                dict(
+                    zip(classifier.encoders[name].classes, pred.probabilities[name][k].tolist(), strict=True)
+                ),
+            )
+            for k, image_id in enumerate(chunk)
+            for name in classifier.heads
+        )
+        report.predicted += len(chunk)
+        if progress:
+            progress(min(batch, len(ids) - start))
+    return report
