@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import binomtest
 
 from fashionlens.core.labels import colour_group, colour_names
 from fashionlens.ingest.products import read_styles_csv
@@ -96,7 +97,11 @@ def main() -> None:
     print(f"  ratio top-1 / baseline {acc1 / accb:.2f}x")
     only_ours = sum(t == a != b for t, a, b in zip(truth, top1, base, strict=True))
     only_base = sum(t == b != a for t, a, b in zip(truth, top1, base, strict=True))
-    print(f"  paired: only dominant_colours right {only_ours}, only the baseline right {only_base}")
+    p_value = binomtest(only_ours, only_ours + only_base).pvalue if only_ours + only_base else 1.0
+    print(
+        f"  paired: only dominant_colours right {only_ours}, only the baseline right {only_base} "
+        f"(exact McNemar p = {p_value:.1e})"
+    )
     print(f"  ablation: dominant_colours without the centre weighting, top-1 {accu:.3f}")
     print("  per colour (n: top-1 / top-2 / baseline):")
     for name in colour_names():

@@ -8,6 +8,7 @@ import typer
 
 from fashionlens import __version__
 from fashionlens.cli import common
+from fashionlens.cli.colour import colour
 from fashionlens.cli.embed import embed
 from fashionlens.cli.export import export
 from fashionlens.cli.info import backbones_app, info
@@ -61,6 +62,7 @@ app.command()(run)
 app.command()(info)
 app.add_typer(backbones_app, name="backbones")
 app.command("zero-shot")(zero_shot)
+app.command()(colour)
 
 
 def main() -> None:

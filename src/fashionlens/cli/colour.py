@@ -13,8 +13,8 @@ from fashionlens.cli import common
 def colour(
     ctx: typer.Context,
     images: list[Path] = typer.Argument(..., help="Image files."),
-    k: int = typer.Option(4, help="Colour clusters per image (names with the same cluster merge)."),
-    json_out: bool = typer.Option(False, "--json-out", help="Print JSON instead of a table."),
+    k: int = typer.Option(4, help="Colour clusters per image (clusters with the same name merge)."),
+    json_out: bool = typer.Option(False, "--json-out", help="Print JSON instead of one line per image."),
 ) -> None:
     """Name the dominant colours of each image (white studio background ignored), largest share first."""
     from fashionlens.models.colour import dominant_colours

@@ -4,9 +4,12 @@
    background *connected to the image border* (a white garment in the middle is kept). If that
    leaves (almost) nothing, e.g. a white shirt on white, all pixels are used.
 2. k-means in CIE Lab (D65) on a seeded subsample; every foreground pixel goes to its nearest centre.
+   Without a mask, pixels are weighted by a Gaussian around the image centre (catalogue photos
+   centre the product; the face and the jeans of a model sit at the edges).
 3. Each centre gets a name: black / grey / white by lightness when its chroma is low, else the name
-   of the nearest reference colour in Lab. The references (several per name: navy and sky for blue,
-   beige and khaki for brown...) and the thresholds are data in ``core/colour_prototypes.json``.
+   of the nearest reference colour by CIE94 (textile setting). The references (several per name:
+   navy and sky for blue, beige and khaki for brown...) and the thresholds are data in
+   ``core/colour_prototypes.json``, chosen on a tuning split of the product catalogue.
 4. Clusters with the same name are merged; names come back sorted by share (the shares sum to 1).
 
 `baseline_colour` is the plain alternative: per-pixel HSV intervals, majority vote.
@@ -266,9 +269,11 @@ def dominant_colours(
 ) -> list[ColourShare]:
     """The named colours of ``image`` (or of the ``mask`` region), largest share first.
 
-    ``image``: PIL image, array or path (see `to_rgb_array`). ``mask``: ``(H, W)``, nonzero = inside;
-    with a mask, ``background`` is not used. ``k`` clusters are fitted in Lab on at most
-    ``max_pixels`` seeded random pixels; clusters that get the same name are merged.
+    ``image``: PIL image or array (see `to_rgb_array`). ``mask``: ``(H, W)``, nonzero = inside; with
+    a mask, ``background`` and ``centre_sigma`` are not used. ``k`` clusters are fitted in Lab on at
+    most ``max_pixels`` seeded random pixels; clusters that get the same name are merged.
+    ``centre_sigma`` (a fraction of the image side; None = uniform) weights pixels towards the
+    centre, so a share is then a centre-weighted share of the foreground.
     """
     if not isinstance(k, int | np.integer) or k < 1:
         raise InvalidInputError(f"k must be a positive integer; got {k!r}")
@@ -346,8 +351,8 @@ def rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
 
 
 # hue interval upper bounds (degrees) -> name, for saturated pixels
-_HUE_NAMES = ((15, "red"), (40, "orange"), (70, "yellow"), (165, "green"), (255, "blue"), (290, "purple"))
-_HUE_NAMES += ((340, "pink"), (360, "red"))
+_HUE_NAMES: tuple[tuple[int, str], ...] = ((15, "red"), (40, "orange"), (70, "yellow"), (165, "green"))
+_HUE_NAMES += ((255, "blue"), (290, "purple"), (340, "pink"), (360, "red"))
 
 
 # chosen on the benchmark's tuning split (grid search), like the Lab method's thresholds
