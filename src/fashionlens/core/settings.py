@@ -17,6 +17,7 @@ from typing import Any
 from fashionlens.core.errors import InvalidInputError
 
 DEFAULT_BACKBONE = "mobilenet_v2.imagenet"
+RUNTIMES = ("torch", "onnx", "onnx-int8")
 
 
 def _default_home() -> Path:
@@ -32,12 +33,15 @@ class Settings:
     weights_dir: Path | None = None
     num_threads: int = 0  # 0: let torch decide
     skip_failures: bool = True
+    runtime: str = "torch"  # torch | onnx | onnx-int8: how CNN backbones run inference
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1; got {self.batch_size}")
         if self.num_threads < 0:
             raise InvalidInputError(f"num_threads must be >= 0; got {self.num_threads}")
+        if self.runtime not in RUNTIMES:
+            raise InvalidInputError(f"runtime must be one of {', '.join(RUNTIMES)}; got {self.runtime!r}")
         if not self.device or not (
             self.device == "cpu" or self.device.startswith("cuda") or self.device == "mps"
         ):
@@ -73,6 +77,7 @@ def _coerce(key: str, value: Any) -> Any:
         "num_threads": int,
         "skip_failures": bool,
         "backbone": str,
+        "runtime": str,
         "device": str,
     }[key]
     if value is None:
