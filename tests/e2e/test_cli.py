@@ -148,3 +148,15 @@ def test_zero_shot_command(shared_data: Path, tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "at least two labels" in bad.output
     missing = invoke("zero-shot", str(tmp_path / "nope.jpg"), "--labels", "a,b")
     assert missing.exit_code == 1 and "nope.jpg" in missing.output
+
+
+def test_train_text_tower_command(shared_data: Path, tmp_path: Path) -> None:
+    assert invoke("ingest", "products", str(shared_data / "products"), "--limit", "150").exit_code == 0
+    assert invoke("embed").exit_code == 0
+    out = tmp_path / "tower" / "mobilenet_v2_minilm.products.npz"
+    result = invoke("train", "text-tower", "--epochs", "3", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and "zero-shot articleType" in result.output
+    watch = shared_data / "products" / "images" / f"{WATCH_ID}.jpg"
+    use = invoke("--weights-dir", str(out.parent), "zero-shot", str(watch), "--labels", "watches,tshirts")
+    assert use.exit_code == 0, use.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from fashionlens.cli import common
@@ -115,4 +117,38 @@ def attributes(
         common.console.print(
             f"saved {report.classifier_path}; report and confusion matrices in {report.report_path.parent}",
             highlight=False,
+        )
+
+
+@train_app.command("text-tower")
+def text_tower(
+    ctx: typer.Context,
+    epochs: int = typer.Option(40, help="Passes over the training products."),
+    seed: int = typer.Option(0, help="Seed of the held-out split and of training."),
+    out: Path | None = typer.Option(None, help="Where to write the projection (.npz)."),
+) -> None:
+    """Align image features with MiniLM text (the offline text tower) on catalogued products."""
+    from fashionlens.pipeline.text_tower import train_text_tower
+    from fashionlens.store.catalog import Catalog
+
+    with common.errors(ctx):
+        settings = common.state(ctx).settings()
+        with common.progress_bar("text tower epochs") as (on_start, advance):
+            on_start(epochs)
+            report = train_text_tower(
+                Catalog(settings.db_path),
+                settings,
+                out=out,
+                seed=seed,
+                epochs=epochs,
+                on_epoch=lambda _epoch, _loss: advance(1),
+            )
+        common.console.print(
+            f"trained on {report.n_train} products ({report.n_captions} captions) in {report.seconds:.0f}s, "
+            f"loss {report.final_loss:.3f}; saved {report.path}"
+        )
+        for attribute, accuracy in report.zero_shot.items():
+            common.console.print(f"zero-shot {attribute}: {accuracy:.3f} on held-out products")
+        common.console.print(
+            f"use it with --weights-dir {report.path.parent} --backbone mobilenet_v2_minilm.products"
         )
