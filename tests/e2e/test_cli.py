@@ -160,3 +160,16 @@ def test_train_text_tower_command(shared_data: Path, tmp_path: Path) -> None:
     watch = shared_data / "products" / "images" / f"{WATCH_ID}.jpg"
     use = invoke("--weights-dir", str(out.parent), "zero-shot", str(watch), "--labels", "watches,tshirts")
     assert use.exit_code == 0, use.output
+
+
+def test_ingest_video_frames(shared_data: Path, tmp_path: Path) -> None:
+    clip = shared_data / "video" / "one-by-one-person-detection.mp4"
+    first = invoke("ingest", "video", str(clip), "--every", "300")
+    assert first.exit_code == 0, first.output
+    again = invoke("ingest", "auto", str(clip))  # detected as a video; every 30th frame
+    assert again.exit_code == 0, again.output
+    out = tmp_path / "images.csv"
+    assert invoke("export", "--table", "images", "--out", str(out)).exit_code == 0
+    frame = pd.read_csv(out)
+    # frames 0, 300, ... are the same bytes in both runs, so they are stored once
+    assert len(frame) == 47 and set(frame["source"]) == {"video"}  # 1,410+ frames, every 30th

@@ -16,6 +16,7 @@ from fashionlens.cli.ingest import ingest_app
 from fashionlens.cli.predict import predict_app
 from fashionlens.cli.run import run
 from fashionlens.cli.train import train_app
+from fashionlens.cli.video import video
 from fashionlens.cli.zeroshot import zero_shot
 
 app = typer.Typer(
@@ -63,6 +64,7 @@ app.command()(info)
 app.add_typer(backbones_app, name="backbones")
 app.command("zero-shot")(zero_shot)
 app.command()(colour)
+app.command()(video)
 
 
 def main() -> None:

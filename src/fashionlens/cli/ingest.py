@@ -144,3 +144,14 @@ def fashion_mnist(
 ) -> None:
     """Fashion-MNIST from the Debian package dataset-fashion-mnist (or PATH to its idx files)."""
     _ingest(ctx, path, "fashion-mnist", per_class=per_class)
+
+
+@ingest_app.command("video")
+def video(
+    ctx: typer.Context,
+    path: Path,
+    every: int = typer.Option(30, help="Keep every Nth frame."),
+    source: str = typer.Option("video", help=SOURCE_HELP),
+) -> None:
+    """Sampled frames of a video file, saved as images under FASHIONLENS_HOME/datasets/video."""
+    _ingest(ctx, path, "video", source=source, every=every)

@@ -17,7 +17,17 @@ from fashionlens.store.catalog import Catalog, WriteCounts
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("folder", "coco", "roboflow", "modanet", "deepfashion2", "products", "ccp", "fashion-mnist")
+FORMATS = (
+    "folder",
+    "coco",
+    "roboflow",
+    "modanet",
+    "deepfashion2",
+    "products",
+    "ccp",
+    "fashion-mnist",
+    "video",
+)
 
 
 @dataclass
@@ -31,8 +41,12 @@ class IngestReport:
 def detect_format(path: Path) -> str:
     """Guess the dataset format of ``path`` from its layout."""
     if path.is_file():
+        from fashionlens.ingest.video import VIDEO_EXTENSIONS
+
         if path.suffix.lower() == ".json":
             return "coco"
+        if path.suffix.lower() in VIDEO_EXTENSIONS:
+            return "video"
         raise InvalidInputError(f"{path}: not a dataset folder or COCO .json file")
     if not path.is_dir():
         raise InvalidInputError(f"{path}: no such file or folder")
@@ -77,6 +91,7 @@ def read_any(
         "products": lambda: _products(path, source, limit),
         "ccp": lambda: _ccp(path, source, limit),
         "fashion-mnist": lambda: _fashion_mnist(path, settings, options),
+        "video": lambda: _video(path, settings, source, options),
     }
     logger.info("reading %s as %s", path, fmt)
     return readers[fmt]()
@@ -165,6 +180,13 @@ def _ccp(path: Path, source: str | None, limit: int | None) -> IngestResult:
     from fashionlens.ingest.ccp import read_ccp
 
     return read_ccp(path, source=source or "street", limit=limit)
+
+
+def _video(path: Path, settings: Settings, source: str | None, options: dict[str, Any]) -> IngestResult:
+    from fashionlens.ingest.video import read_video
+
+    every = int(options.get("every") or 30)
+    return read_video(path, settings.datasets_dir / "video", every=every, source=source or "video")
 
 
 def _fashion_mnist(path: Path | None, settings: Settings, options: dict[str, Any]) -> IngestResult:

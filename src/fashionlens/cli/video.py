@@ -1,0 +1,67 @@
+"""`fashionlens video FILE`: find the people in a video and their most similar catalogue images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from fashionlens.cli import common
+
+
+def video(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="Video file (anything OpenCV decodes: mp4, avi, mov...)."),
+    every: int = typer.Option(30, "--every", min=1, help="Process every Nth frame."),
+    k: int = typer.Option(5, "--k", "-k", min=1, help="Catalogue matches per person."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Report folder: a PNG per sampled frame, matches.json, matches.csv "
+        "(default: ./<video name>-matches).",
+    ),
+    source: str | None = typer.Option(None, help="Only match catalogue images of this source, e.g. product."),
+    backbone: str | None = typer.Option(None, help="Backbone id (default: the setting)."),
+) -> None:
+    """Detect people every N frames, match each one to the catalogue, and write a visual report."""
+    from fashionlens.core.errors import InvalidInputError
+    from fashionlens.core.types import SOURCES
+    from fashionlens.models.registry import create_backbone
+    from fashionlens.pipeline.video import match_video, write_video_report
+    from fashionlens.store.catalog import Catalog
+
+    with common.errors(ctx):
+        if source is not None and source not in SOURCES:
+            raise InvalidInputError(f"--source must be one of {', '.join(SOURCES)}; got {source!r}")
+        settings = common.state(ctx).settings(backbone=backbone)
+        model = create_backbone(settings.backbone, device=settings.device, weights_dir=settings.weights_dir)
+        with common.progress_bar(f"video {file.name}") as (on_start, advance):
+            report = match_video(
+                Catalog(settings.db_path),
+                model,
+                file,
+                every=every,
+                k=k,
+                where=f"source = '{source}'" if source else None,
+                on_start=on_start,
+                progress=advance,
+            )
+        target = out or Path(f"{file.stem}-matches")
+        with common.progress_bar("write report") as (on_start, advance):
+            on_start(len(report.frames))
+            files = write_video_report(report, target, progress=advance)
+        t = report.timings
+        common.console.print(
+            f"{len(report.frames)} sampled frames (every {every}), {report.people} people, "
+            f"top-{k} matches from {report.model_id}: {report.frames_per_second:.2f} frames/s "
+            f"(decode {t.decode:.1f}s, detect {t.detect:.1f}s, embed {t.embed:.1f}s, "
+            f"search {t.search:.1f}s)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        common.console.print(
+            f"report: {files.out_dir} ({len(files.frame_pngs)} PNGs, {files.json_path.name}, "
+            f"{files.csv_path.name})",
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -1,0 +1,482 @@
+"""Match the people in a video to catalogue images.
+
+`match_video` decodes every Nth frame, detects people, crops each (box padded a little, clipped to
+the frame), embeds the crops with the backbone and retrieves the top-k most similar catalogue
+images from that backbone's embedding table. It returns a `VideoReport` (pure data);
+`write_video_report` turns one into files: a PNG per sampled frame (the frame with its boxes, then
+per person the crop and its top-k matches with scores), ``matches.json`` and ``matches.csv``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fashionlens.core.errors import InvalidInputError, NotReadyError
+from fashionlens.ingest.video import VideoInfo, probe_video, read_video_frames, sampled_frame_count
+from fashionlens.models.person_detector import HogPersonDetector, PersonDetector, pad_xyxy
+from fashionlens.models.registry import Backbone
+from fashionlens.store.catalog import Catalog
+from fashionlens.store.schemas import embeddings_table_name
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]  # called with the number of sampled frames just finished
+CROP_PAD_FRAC = 0.08  # each person box grows by 8% of its size on every side before cropping
+
+
+@dataclass(frozen=True)
+class Match:
+    """One retrieved catalogue image: 1-based ``rank`` and cosine similarity ``score`` (1 - distance)."""
+
+    rank: int
+    image_id: str
+    image_path: str
+    score: float
+
+
+@dataclass(frozen=True)
+class PersonMatches:
+    """One detected person: the detector's box and score, the padded crop box, and its matches."""
+
+    person_index: int
+    box_xyxy: tuple[float, float, float, float]
+    detection_score: float
+    crop_xyxy: tuple[int, int, int, int]
+    matches: tuple[Match, ...]
+
+
+@dataclass(frozen=True)
+class FrameMatches:
+    frame_index: int
+    time_s: float
+    people: tuple[PersonMatches, ...]
+
+
+@dataclass
+class VideoTimings:
+    """Seconds spent per stage over the whole run (weights loading excluded)."""
+
+    decode: float = 0.0
+    detect: float = 0.0
+    embed: float = 0.0
+    search: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.decode + self.detect + self.embed + self.search
+
+
+@dataclass
+class VideoReport:
+    video: VideoInfo
+    model_id: str
+    detector_id: str
+    every: int
+    k: int
+    where: str | None
+    frames: list[FrameMatches] = field(default_factory=list)
+    timings: VideoTimings = field(default_factory=VideoTimings)
+    frames_read: int = 0  # frames decoded or grabbed, sampled or not
+
+    @property
+    def people(self) -> int:
+        return sum(len(f.people) for f in self.frames)
+
+    @property
+    def frames_per_second(self) -> float:
+        """Sampled frames processed per second (decode + detect + embed + search)."""
+        return len(self.frames) / self.timings.total if self.timings.total > 0 else 0.0
+
+    @property
+    def video_seconds_per_second(self) -> float:
+        """Seconds of video covered per second of processing (> 1: faster than real time)."""
+        if self.timings.total <= 0 or self.video.fps <= 0:
+            return 0.0
+        return self.frames_read / self.video.fps / self.timings.total
+
+
+def _candidate_ids(catalog: Catalog, model_id: str, where: str | None) -> tuple[dict[str, str], str | None]:
+    """image_id -> image_path of the embedded images matching ``where``, and the search filter.
+
+    `Catalog.search` filters on the embedding table's own columns, so a filter on the images table
+    (``source = 'product'``) becomes an ``image_id IN (...)`` list; none when every embedded image
+    qualifies (an unfiltered search is several times faster).
+    """
+    name = embeddings_table_name(model_id)
+    if name not in catalog.table_names():
+        raise NotReadyError(
+            f"no embeddings for model {model_id!r} in {catalog.path}; ingest images and run "
+            f"`fashionlens embed --backbone {model_id}` first"
+        )
+    embedded = set(catalog.read(name, columns=["image_id"]).column("image_id").to_pylist())
+    try:
+        images = catalog.read("images", where=where, columns=["image_id", "image_path"])
+    except Exception as exc:  # lancedb raises its own errors for a bad SQL filter
+        raise InvalidInputError(f"invalid catalogue filter {where!r}: {exc}") from exc
+    paths = {
+        i: p
+        for i, p in zip(
+            images.column("image_id").to_pylist(), images.column("image_path").to_pylist(), strict=True
+        )
+        if i in embedded
+    }
+    if not paths:
+        what = f"matching {where!r} " if where else ""
+        raise NotReadyError(
+            f"no catalogue images {what}are embedded with {model_id}; run `fashionlens embed` first"
+        )
+    if len(paths) == len(embedded):
+        return paths, None
+    quoted = ",".join("'" + i.replace("'", "''") + "'" for i in sorted(paths))
+    return paths, f"image_id IN ({quoted})"
+
+
+def _crop_boxes(xyxy: np.ndarray, width: int, height: int) -> list[tuple[int, int, int, int]]:
+    padded = pad_xyxy(xyxy, CROP_PAD_FRAC, width, height)
+    out = []
+    for x1, y1, x2, y2 in padded:
+        ix1, iy1 = int(np.floor(x1)), int(np.floor(y1))
+        ix2, iy2 = max(int(np.ceil(x2)), ix1 + 1), max(int(np.ceil(y2)), iy1 + 1)
+        out.append((ix1, iy1, min(ix2, width), min(iy2, height)))
+    return out
+
+
+def _timed_frames(frames: Iterable[Any], timings: VideoTimings) -> Iterable[Any]:
+    it = iter(frames)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            frame = next(it)
+        except StopIteration:
+            timings.decode += time.perf_counter() - t0
+            return
+        timings.decode += time.perf_counter() - t0
+        yield frame
+
+
+def match_video(
+    catalog: Catalog,
+    backbone: Backbone,
+    path: str | Path,
+    *,
+    every: int = 30,
+    k: int = 5,
+    where: str | None = None,
+    detector: PersonDetector | None = None,
+    progress: Progress | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> VideoReport:
+    """Detect people on every ``every``-th frame of ``path`` and find each one's top-``k`` catalogue images.
+
+    ``where`` filters the candidate images with SQL on the images table (e.g. ``source = 'product'``).
+    ``detector`` defaults to `HogPersonDetector`. ``on_start`` gets the number of frames to sample
+    (from the container's frame count; 0 when unknown), ``progress`` is called after each one.
+    Raises `InvalidInputError` naming the file for a missing, empty or undecodable video, and
+    `NotReadyError` when the catalogue has no embeddings of ``backbone`` to search.
+    """
+    if every < 1:
+        raise InvalidInputError(f"every must be >= 1; got {every}")
+    if k < 1:
+        raise InvalidInputError(f"k must be >= 1; got {k}")
+    from PIL import Image
+
+    info = probe_video(path)
+    paths, search_filter = _candidate_ids(catalog, backbone.model_id, where)
+    detector = detector or HogPersonDetector()
+    backbone.setup()
+    backbone.embed([Image.new("RGB", (64, 128))])  # warm-up: the first forward pass is slow
+    if hasattr(detector, "setup"):
+        detector.setup()
+    report = VideoReport(info, backbone.model_id, detector.model_id, every, k, where)
+    if on_start:
+        on_start(sampled_frame_count(info.frame_count, every))
+    last_index = -1
+    for frame in _timed_frames(read_video_frames(path, every), report.timings):
+        last_index = frame.frame_index
+        t0 = time.perf_counter()
+        found = detector.detect(frame.rgb)
+        t1 = time.perf_counter()
+        report.timings.detect += t1 - t0
+        height, width = frame.rgb.shape[:2]
+        crops = _crop_boxes(found.xyxy, width, height)
+        vectors = (
+            backbone.embed([Image.fromarray(frame.rgb[y1:y2, x1:x2]) for x1, y1, x2, y2 in crops])
+            if crops
+            else np.zeros((0, backbone.dim), np.float32)
+        )
+        t2 = time.perf_counter()
+        report.timings.embed += t2 - t1
+        people = []
+        for i, (box, score, crop, vector) in enumerate(
+            zip(found.xyxy, found.scores, crops, vectors, strict=True)
+        ):
+            hits = catalog.search(backbone.model_id, vector, k=k, where=search_filter)
+            ids = hits.column("image_id").to_pylist()
+            distances = hits.column("_distance").to_pylist()
+            matches = tuple(
+                Match(rank, image_id, paths.get(image_id, ""), float(1.0 - dist))
+                for rank, (image_id, dist) in enumerate(zip(ids, distances, strict=True), start=1)
+            )
+            people.append(
+                PersonMatches(
+                    person_index=i,
+                    box_xyxy=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+                    detection_score=float(score),
+                    crop_xyxy=crop,
+                    matches=matches,
+                )
+            )
+        report.timings.search += time.perf_counter() - t2
+        report.frames.append(FrameMatches(frame.frame_index, float(frame.time_s), tuple(people)))
+        if progress:
+            progress(1)
+    report.frames_read = info.frame_count or last_index + 1
+    logger.info(
+        "%s: %d sampled frames, %d people, %.2f frames/s (decode %.1fs, detect %.1fs, embed %.1fs, "
+        "search %.1fs)",
+        path,
+        len(report.frames),
+        report.people,
+        report.frames_per_second,
+        report.timings.decode,
+        report.timings.detect,
+        report.timings.embed,
+        report.timings.search,
+    )
+    return report
+
+
+# -- the report files ----------------------------------------------------------------------------
+CSV_COLUMNS = ("frame_index", "time_s", "person_index", "box_xyxy", "rank", "image_id", "image_path", "score")
+_COLOURS = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240))
+
+
+@dataclass(frozen=True)
+class VideoReportFiles:
+    out_dir: Path
+    json_path: Path
+    csv_path: Path
+    frame_pngs: tuple[Path, ...]
+
+
+def _round_box(box: Iterable[float]) -> list[float]:
+    return [round(float(v), 1) for v in box]
+
+
+def report_rows(report: VideoReport) -> list[dict[str, Any]]:
+    """One row per (frame, person, match) with the `CSV_COLUMNS`; ``box_xyxy`` as a list."""
+    return [
+        {
+            "frame_index": frame.frame_index,
+            "time_s": round(frame.time_s, 3),
+            "person_index": person.person_index,
+            "box_xyxy": _round_box(person.box_xyxy),
+            "rank": match.rank,
+            "image_id": match.image_id,
+            "image_path": match.image_path,
+            "score": round(match.score, 6),
+        }
+        for frame in report.frames
+        for person in frame.people
+        for match in person.matches
+    ]
+
+
+def _png_name(frame_index: int) -> str:
+    return f"frame_{frame_index:06d}.png"
+
+
+def report_to_dict(report: VideoReport) -> dict[str, Any]:
+    """The whole report as JSON-ready data (what ``matches.json`` holds)."""
+    t = report.timings
+    return {
+        "video": {
+            "path": report.video.path,
+            "frame_count": report.video.frame_count,
+            "fps": report.video.fps,
+            "size_wh": list(report.video.size_wh),
+        },
+        "model_id": report.model_id,
+        "detector_id": report.detector_id,
+        "every": report.every,
+        "k": report.k,
+        "where": report.where,
+        "sampled_frames": len(report.frames),
+        "people": report.people,
+        "timings_s": {
+            "decode": round(t.decode, 4),
+            "detect": round(t.detect, 4),
+            "embed": round(t.embed, 4),
+            "search": round(t.search, 4),
+            "total": round(t.total, 4),
+        },
+        "frames_per_second": round(report.frames_per_second, 3),
+        "frames": [
+            {
+                "frame_index": f.frame_index,
+                "time_s": round(f.time_s, 3),
+                "png": _png_name(f.frame_index),
+                "people": [
+                    {
+                        "person_index": p.person_index,
+                        "box_xyxy": _round_box(p.box_xyxy),
+                        "detection_score": round(p.detection_score, 4),
+                        "crop_xyxy": list(p.crop_xyxy),
+                        "matches": [
+                            {
+                                "rank": m.rank,
+                                "image_id": m.image_id,
+                                "image_path": m.image_path,
+                                "score": round(m.score, 6),
+                            }
+                            for m in p.matches
+                        ],
+                    }
+                    for p in f.people
+                ],
+            }
+            for f in report.frames
+        ],
+    }
+
+
+def _font(size: int) -> Any:
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+class _Thumbs:
+    """Square catalogue thumbnails, letterboxed on white, loaded once per image."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._cache: dict[str, Any] = {}
+
+    def get(self, path: str) -> Any:
+        from PIL import Image, ImageDraw
+
+        if path not in self._cache:
+            canvas = Image.new("RGB", (self.size, self.size), (255, 255, 255))
+            try:
+                from fashionlens.pipeline.images import open_rgb
+
+                im = open_rgb(path)
+                im.thumbnail((self.size, self.size))
+                canvas.paste(im, ((self.size - im.width) // 2, (self.size - im.height) // 2))
+            except InvalidInputError:
+                canvas.paste((200, 200, 200), (0, 0, self.size, self.size))
+                ImageDraw.Draw(canvas).text((8, self.size // 2 - 8), "image missing", fill=(60, 60, 60))
+            if len(self._cache) > 512:
+                self._cache.clear()
+            self._cache[path] = canvas
+        return self._cache[path]
+
+
+def render_frame(frame: FrameMatches, rgb: np.ndarray, k: int, thumbs: _Thumbs, title: str = "") -> Any:
+    """One PIL image: the frame with numbered boxes, then per person its crop and top-k matches."""
+    from PIL import Image, ImageDraw
+
+    thumb, gap, margin = thumbs.size, 8, 10
+    big, small = _font(16), _font(12)
+    height, width = rgb.shape[:2]
+    crop_imgs = []
+    for p in frame.people:
+        x1, y1, x2, y2 = p.crop_xyxy
+        crop = Image.fromarray(rgb[y1:y2, x1:x2])
+        scale = thumb / max(crop.height, 1)
+        crop_imgs.append(crop.resize((max(1, round(crop.width * scale)), thumb)))
+    caption_h = 34
+    row_h = thumb + caption_h + gap
+    rows_w = max([c.width + 2 * gap + k * (thumb + gap) for c in crop_imgs] or [0])
+    canvas_w = max(width, rows_w) + 2 * margin
+    header_h = 28
+    canvas_h = margin + header_h + height + gap + len(frame.people) * row_h + margin
+    canvas = Image.new("RGB", (canvas_w, canvas_h), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    n = len(frame.people)
+    head = f"frame {frame.frame_index}  |  {frame.time_s:.1f} s  |  {n} {'person' if n == 1 else 'people'}"
+    draw.text((margin, margin), f"{head}  |  {title}" if title else head, fill=(0, 0, 0), font=big)
+    top = margin + header_h
+    canvas.paste(Image.fromarray(rgb), (margin, top))
+    for p in frame.people:
+        colour = _COLOURS[p.person_index % len(_COLOURS)]
+        x1, y1, x2, y2 = (round(v) for v in p.box_xyxy)
+        draw.rectangle((margin + x1, top + y1, margin + x2, top + y2), outline=colour, width=3)
+        label = f"person {p.person_index}  ({p.detection_score:.2f})"
+        ty = top + max(y1 - 20, 0)
+        draw.rectangle((margin + x1, ty, margin + x1 + 8 * len(label) + 6, ty + 18), fill=colour)
+        draw.text((margin + x1 + 3, ty + 2), label, fill=(255, 255, 255), font=small)
+    y = top + height + gap
+    for p, crop in zip(frame.people, crop_imgs, strict=True):
+        colour = _COLOURS[p.person_index % len(_COLOURS)]
+        canvas.paste(crop, (margin, y))
+        draw.rectangle((margin, y, margin + crop.width - 1, y + thumb - 1), outline=colour, width=3)
+        draw.text((margin, y + thumb + 2), f"person {p.person_index}", fill=(0, 0, 0), font=small)
+        x = margin + crop.width + 2 * gap
+        for m in p.matches:
+            canvas.paste(thumbs.get(m.image_path), (x, y))
+            draw.rectangle((x, y, x + thumb - 1, y + thumb - 1), outline=(180, 180, 180), width=1)
+            draw.text((x, y + thumb + 2), f"#{m.rank}  score {m.score:.3f}", fill=(0, 0, 0), font=small)
+            draw.text((x, y + thumb + 17), m.image_id, fill=(90, 90, 90), font=small)
+            x += thumb + gap
+        y += row_h
+    return canvas
+
+
+def write_video_report(
+    report: VideoReport,
+    out_dir: str | Path,
+    *,
+    thumb_size: int = 150,
+    progress: Progress | None = None,
+) -> VideoReportFiles:
+    """Write ``matches.json``, ``matches.csv`` and one ``frame_NNNNNN.png`` per sampled frame.
+
+    The frames are decoded again from ``report.video.path`` (a report holds no pixels).
+    """
+    import csv
+    import json
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path, csv_path = out / "matches.json", out / "matches.csv"
+    json_path.write_text(json.dumps(report_to_dict(report), indent=2), encoding="utf-8")
+    with csv_path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS))
+        writer.writeheader()
+        for row in report_rows(report):
+            writer.writerow({**row, "box_xyxy": json.dumps(row["box_xyxy"])})
+    wanted = {f.frame_index: f for f in report.frames}
+    thumbs = _Thumbs(thumb_size)
+    title = Path(report.video.path).name
+    pngs: list[Path] = []
+    if wanted:
+        for frame in read_video_frames(report.video.path, report.every):
+            matches = wanted.get(frame.frame_index)
+            if matches is None:
+                continue
+            target = out / _png_name(frame.frame_index)
+            render_frame(matches, frame.rgb, report.k, thumbs, title).save(target)
+            pngs.append(target)
+            if progress:
+                progress(1)
+            if len(pngs) == len(wanted):
+                break
+    if len(pngs) != len(wanted):
+        raise InvalidInputError(
+            f"{report.video.path}: {len(wanted) - len(pngs)} of the report's frames are no longer in "
+            "the video (was the file changed?)"
+        )
+    logger.info("wrote %s, %s and %d frame PNGs", json_path, csv_path, len(pngs))
+    return VideoReportFiles(out, json_path, csv_path, tuple(pngs))
