@@ -15,6 +15,7 @@ from fashionlens.cli.info import backbones_app, info
 from fashionlens.cli.ingest import ingest_app
 from fashionlens.cli.predict import predict_app
 from fashionlens.cli.run import run
+from fashionlens.cli.search import search_app
 from fashionlens.cli.train import train_app
 from fashionlens.cli.video import video
 from fashionlens.cli.zeroshot import zero_shot
@@ -62,6 +63,7 @@ app.command()(export)
 app.command()(run)
 app.command()(info)
 app.add_typer(backbones_app, name="backbones")
+app.add_typer(search_app, name="search")
 app.command("zero-shot")(zero_shot)
 app.command()(colour)
 app.command()(video)

@@ -28,6 +28,8 @@ TABLES = {
     "annotations": (schemas.ANNOTATIONS, "annotation_key"),
     "labels": (schemas.LABELS, "label_key"),
     "predictions": (schemas.PREDICTIONS, "prediction_key"),
+    "search_state": (schemas.SEARCH_STATE, "model_id"),
+    "search_results": (schemas.SEARCH_RESULTS, "result_key"),
 }
 
 
@@ -107,6 +109,24 @@ class Catalog:
 
     def count(self, name: str) -> int:
         return self._db.open_table(name).count_rows() if name in self.table_names() else 0
+
+    def open_table(self, name: str):
+        """The LanceDB table ``name`` (for queries the methods here do not cover)."""
+        if name not in self.table_names():
+            raise NotReadyError(f"table {name!r} does not exist yet in {self.path}")
+        return self._db.open_table(name)
+
+    def version(self, name: str) -> int:
+        """The table's current LanceDB version (every commit bumps it); 0 when it does not exist."""
+        return int(self._db.open_table(name).version) if name in self.table_names() else 0
+
+    def replace_table(self, name: str, rows: pa.Table):
+        """Write ``rows`` as the new content of ``name`` (one commit; older versions stay readable)."""
+        return self._db.create_table(name, rows, schema=rows.schema, mode="overwrite")
+
+    def upsert(self, name: str, rows: pa.Table, key: str) -> None:
+        """Upsert Arrow ``rows`` on ``key`` (the table is created with their schema if missing)."""
+        self._upsert(name, rows, key)
 
     # -- ingest -----------------------------------------------------------------------------
     def add_ingest(self, result: IngestResult) -> WriteCounts:

@@ -73,3 +73,68 @@ def embeddings_schema(dim: int, model_id: str) -> pa.Schema:
 def embeddings_table_name(model_id: str) -> str:
     """One table per embedding space: ``embeddings__resnet50_imagenet``."""
     return "embeddings__" + re.sub(r"[^0-9A-Za-z]+", "_", model_id).strip("_").lower()
+
+
+# -- search ---------------------------------------------------------------------------------
+SEARCH_METADATA_COLUMNS: tuple[str, ...] = (
+    "image_id",
+    "content_hash",
+    "source",
+    "original_dataset",
+    "split",
+    "category",
+    "category_from",
+    "colour",
+    "colour_from",
+    "article_type",
+    "image_path",
+)
+"""The denormalised columns of a search table, beside ``vector``; filters run on them."""
+
+
+def search_schema(dim: int, model_id: str, fingerprint: str = "") -> pa.Schema:
+    """One search table per embedding space: the vector plus the metadata that filters need.
+
+    ``category`` is the predicted coarse category (``category_from = "prediction"``), else the
+    labelled one (``"label"``); ``colour`` is the catalogue colour group (``"label"``), else a
+    colour prediction (``"prediction"``). Missing values are empty strings, so SQL filters on
+    them never meet NULL.
+    """
+    fields = [pa.field("image_id", pa.string(), nullable=False)]
+    fields += [pa.field(name, pa.string()) for name in SEARCH_METADATA_COLUMNS[1:]]
+    fields.append(pa.field("vector", pa.list_(pa.float32(), dim)))
+    return pa.schema(fields, metadata={"model_id": model_id, "dim": str(dim), "fingerprint": fingerprint})
+
+
+def search_table_name(model_id: str) -> str:
+    """``search__mobilenet_v2_imagenet``: the search table of one embedding space."""
+    return "search__" + embeddings_table_name(model_id).removeprefix("embeddings__")
+
+
+SEARCH_STATE = pa.schema(
+    [
+        pa.field("model_id", pa.string(), nullable=False),
+        pa.field("table_name", pa.string()),
+        pa.field("fingerprint", pa.string()),
+        pa.field("rows", pa.int64()),
+        pa.field("ann_index", pa.string()),  # "" when searched exactly
+        pa.field("ann_threshold", pa.int64()),  # rows from which queries use the index
+        pa.field("source_versions_json", pa.string()),  # table -> LanceDB version at build time
+        pa.field("built_at", pa.string()),
+    ]
+)
+
+SEARCH_RESULTS = pa.schema(
+    [
+        pa.field("result_key", pa.string(), nullable=False),  # "<model_id>|<query>|<rank>"
+        pa.field("query", pa.string()),
+        pa.field("query_kind", pa.string()),  # image | image_id | text
+        pa.field("model_id", pa.string()),
+        pa.field("rank", pa.int32()),
+        pa.field("image_id", pa.string()),
+        pa.field("score", pa.float32()),
+        pa.field("image_path", pa.string()),
+        pa.field("filters", pa.string()),
+        pa.field("searched_at", pa.string()),
+    ]
+)
