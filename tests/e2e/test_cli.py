@@ -173,3 +173,15 @@ def test_ingest_video_frames(shared_data: Path, tmp_path: Path) -> None:
     frame = pd.read_csv(out)
     # frames 0, 300, ... are the same bytes in both runs, so they are stored once
     assert len(frame) == 47 and set(frame["source"]) == {"video"}  # 1,410+ frames, every 30th
+
+
+def test_search_through_the_app(shared_data: Path) -> None:
+    assert invoke("ingest", "products", str(shared_data / "products"), "--limit", "60").exit_code == 0
+    assert invoke("embed").exit_code == 0
+    query = shared_data / "products" / "images" / f"{WATCH_ID}.jpg"
+    result = invoke("search", str(query), "--k", "3")
+    assert result.exit_code == 0, result.output
+    first_row = next(line for line in result.output.splitlines() if line.strip().startswith("1 "))
+    assert f"{WATCH_ID}.jpg" in first_row and "1.0000" in first_row
+    none = invoke("search", str(query), "--source", "runway")
+    assert none.exit_code == 0 and "runway" in none.output
