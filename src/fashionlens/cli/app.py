@@ -16,6 +16,7 @@ from fashionlens.cli.ingest import ingest_app
 from fashionlens.cli.predict import predict_app
 from fashionlens.cli.run import run
 from fashionlens.cli.search import search_app
+from fashionlens.cli.segment import segment_app
 from fashionlens.cli.train import train_app
 from fashionlens.cli.video import video
 from fashionlens.cli.zeroshot import zero_shot
@@ -42,6 +43,9 @@ def root(
     backbone: str | None = typer.Option(None, help="Embedding backbone id, e.g. mobilenet_v2.imagenet."),
     batch_size: int | None = typer.Option(None, help="Images per model batch."),
     weights_dir: Path | None = typer.Option(None, help="Folder holding pretrained weight files."),
+    runtime: str | None = typer.Option(
+        None, help="CNN inference runtime: torch, onnx or onnx-int8 [env FASHIONLENS_RUNTIME]."
+    ),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="-v info, -vv debug logging."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
     version: bool = typer.Option(
@@ -50,7 +54,13 @@ def root(
 ) -> None:
     common.setup_logging(verbose)
     ctx.obj = common.CliState(
-        {"home": home, "backbone": backbone, "batch_size": batch_size, "weights_dir": weights_dir},
+        {
+            "home": home,
+            "backbone": backbone,
+            "batch_size": batch_size,
+            "weights_dir": weights_dir,
+            "runtime": runtime,
+        },
         debug=debug,
     )
 
@@ -67,6 +77,7 @@ app.add_typer(search_app, name="search")
 app.command("zero-shot")(zero_shot)
 app.command()(colour)
 app.command()(video)
+app.add_typer(segment_app, name="segment")
 
 
 def main() -> None:

@@ -118,3 +118,10 @@ def setup_logging(verbose: int) -> None:
     logging.basicConfig(level=level, handlers=[handler], format="%(message)s", force=True)
     # a skipped file is reported once in the summary; per-file warnings only with -v
     logging.getLogger("fashionlens.ingest").setLevel(level if verbose > 0 else logging.ERROR)
+
+
+def model_id(settings: Settings) -> str:
+    """The stored model id of the settings' backbone on the settings' runtime."""
+    from fashionlens.models.registry import stored_model_id
+
+    return stored_model_id(settings.backbone, settings.runtime, weights_dir=settings.weights_dir)

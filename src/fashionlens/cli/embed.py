@@ -21,7 +21,12 @@ def embed(
     with common.errors(ctx):
         settings = common.state(ctx).settings(backbone=backbone)
         clauses = [f"{col} = '{val}'" for col, val in (("source", source), ("split", split)) if val]
-        model = create_backbone(settings.backbone, device=settings.device, weights_dir=settings.weights_dir)
+        model = create_backbone(
+            settings.backbone,
+            device=settings.device,
+            weights_dir=settings.weights_dir,
+            runtime=settings.runtime,
+        )
         with common.progress_bar(f"embed {model.model_id}") as (on_start, advance):
             report = embed_catalog(
                 Catalog(settings.db_path),

@@ -17,7 +17,6 @@ def export(
     ),
 ) -> None:
     """Write image_id,source,original_dataset,image_path,feature_row,pred_category,... (+ features .npy)."""
-    from fashionlens.models.registry import get_spec
     from fashionlens.pipeline.export import export_enriched
     from fashionlens.store.catalog import Catalog
 
@@ -28,7 +27,7 @@ def export(
             path = catalog.export(table, out)
             common.console.print(f"wrote {catalog.count(table)} rows of {table} to {path}")
             return
-        report = export_enriched(catalog, get_spec(settings.backbone).name, out)
+        report = export_enriched(catalog, common.model_id(settings), out)
         common.console.print(
             f"wrote {report.rows} rows to {report.csv_path} (features: {report.features_path})"
         )

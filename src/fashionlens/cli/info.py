@@ -28,13 +28,14 @@ def info(ctx: typer.Context) -> None:
 @backbones_app.command("list")
 def list_(ctx: typer.Context) -> None:
     """Registered backbones, their size and where their weights come from."""
-    from fashionlens.models.registry import list_backbones
+    from fashionlens.models.registry import backbone_runtimes, list_backbones
 
     with common.errors(ctx):
         table = Table()
-        for col in ("name", "dim", "text", "weights"):
+        for col in ("name", "dim", "text", "runtimes", "weights"):
             table.add_column(col)
         for spec in list_backbones():
             where = (spec.offline_package and f"pip package {spec.offline_package}") or spec.weights_url or ""
-            table.add_row(spec.name, str(spec.dim), "yes" if spec.has_text else "", where)
+            runtimes = ", ".join(backbone_runtimes(spec.name))
+            table.add_row(spec.name, str(spec.dim), "yes" if spec.has_text else "", runtimes, where)
         common.console.print(table)

@@ -15,13 +15,12 @@ predict_app = typer.Typer(
 
 
 def _category(ctx: typer.Context) -> None:
-    from fashionlens.models.registry import get_spec
     from fashionlens.pipeline.category import predict_category
     from fashionlens.store.catalog import Catalog
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()
-        n = predict_category(Catalog(settings.db_path), settings, get_spec(settings.backbone).name)
+        n = predict_category(Catalog(settings.db_path), settings, common.model_id(settings))
         common.console.print(f"predicted the category of {n} images")
 
 
@@ -46,13 +45,12 @@ def attributes(
     ),
 ) -> None:
     """Product attributes: JSON for IMAGE files, or the whole catalogue into the predictions table."""
-    from fashionlens.models.registry import get_spec
     from fashionlens.pipeline.attributes import predict_attributes_for_images, predict_catalog_attributes
     from fashionlens.store.catalog import Catalog
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()
-        model_id = get_spec(settings.backbone).name
+        model_id = common.model_id(settings)
         if images:
             records = predict_attributes_for_images(images, settings, model_id)
             out = {str(path): record for path, record in zip(images, records, strict=True)}

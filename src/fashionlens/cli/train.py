@@ -22,13 +22,12 @@ def category(
     c: float = typer.Option(1.0, "--C", help="Inverse regularisation strength."),
 ) -> None:
     """Coarse garment category (dress, outerwear, top+bottom, ...) by logistic regression."""
-    from fashionlens.models.registry import get_spec
     from fashionlens.pipeline.category import train_category
     from fashionlens.store.catalog import Catalog
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()
-        model_id = get_spec(settings.backbone).name
+        model_id = common.model_id(settings)
         report = train_category(
             Catalog(settings.db_path), settings, model_id, source=source, test_size=test_size, seed=seed, C=c
         )
@@ -72,13 +71,12 @@ def attributes(
 ) -> None:
     """Product attributes (articleType, colour group, season, gender, usage): one MLP, five heads."""
     from fashionlens.core.errors import InvalidInputError
-    from fashionlens.models.registry import get_spec
     from fashionlens.pipeline.attributes import ATTRIBUTES, train_attributes
     from fashionlens.store.catalog import Catalog
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()
-        model_id = get_spec(settings.backbone).name
+        model_id = common.model_id(settings)
         try:
             widths = tuple(int(w) for w in hidden.split(",") if w.strip())
         except ValueError as exc:

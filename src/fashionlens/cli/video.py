@@ -34,7 +34,12 @@ def video(
         if source is not None and source not in SOURCES:
             raise InvalidInputError(f"--source must be one of {', '.join(SOURCES)}; got {source!r}")
         settings = common.state(ctx).settings(backbone=backbone)
-        model = create_backbone(settings.backbone, device=settings.device, weights_dir=settings.weights_dir)
+        model = create_backbone(
+            settings.backbone,
+            device=settings.device,
+            weights_dir=settings.weights_dir,
+            runtime=settings.runtime,
+        )
         with common.progress_bar(f"video {file.name}") as (on_start, advance):
             report = match_video(
                 Catalog(settings.db_path),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import importlib
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,9 @@ from typing import Any
 import numpy as np
 
 from fashionlens.core.errors import FashionlensError, InvalidInputError
+from fashionlens.core.settings import RUNTIMES
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class Backbone(abc.ABC):
     """Image -> embedding. Construct cheaply; call `setup()` (or let `embed` call it) to load weights."""
 
     spec: BackboneSpec
+    runtimes: tuple[str, ...] = ("torch",)  # inference runtimes this class supports (see create_backbone)
+    runtime: str = "torch"
 
     def __init__(
         self,
@@ -147,7 +153,49 @@ def get_spec(name: str) -> BackboneSpec:
     return _REGISTRY[name][0]
 
 
-def create_backbone(name: str, **kwargs: Any) -> Backbone:
-    """Build a registered backbone (weights are not loaded until `setup()` / `embed()`)."""
+def parse_model_id(model_id: str) -> tuple[str, str]:
+    """A stored model id -> ``(backbone name, runtime)``.
+
+    ``"mobilenet_v2.imagenet+onnx-int8"`` -> ``("mobilenet_v2.imagenet", "onnx-int8")`` (also with a
+    ``-<calibration key>`` tail); an id without a runtime tag -> ``(name, "torch")``: fp32 ONNX makes
+    the same vectors as torch and shares its id. ``+random-init`` stays part of the name.
+    """
+    base, sep, tail = model_id.partition("+onnx-int8")
+    if sep and (not tail or (tail.startswith("-") and tail[1:].isalnum())):
+        return base, "onnx-int8"
+    return model_id, "torch"
+
+
+def backbone_runtimes(name: str) -> tuple[str, ...]:
+    """The inference runtimes backbone ``name`` supports (``torch`` always)."""
+    get_spec(name)
+    return tuple(getattr(_REGISTRY[name][1], "runtimes", ("torch",)))
+
+
+def create_backbone(name: str, *, runtime: str | None = None, **kwargs: Any) -> Backbone:
+    """Build a registered backbone (weights are not loaded until `setup()` / `embed()`).
+
+    ``runtime``: ``None``/``"torch"``, ``"onnx"`` or ``"onnx-int8"`` (usually ``Settings.runtime``).
+    A backbone whose class does not list the runtime in ``runtimes`` (CLIP, the text tower) runs on
+    torch, with a warning; its ``model_id`` then says what really made the vectors.
+    """
+    if name not in _REGISTRY:
+        base, tagged = parse_model_id(name)  # a stored id such as "mobilenet_v2.imagenet+onnx-int8"
+        if tagged != "torch" and base in _REGISTRY:
+            name, runtime = base, tagged
     spec = get_spec(name)
-    return _REGISTRY[name][1](spec, **kwargs)
+    factory = _REGISTRY[name][1]
+    if runtime is not None and runtime not in RUNTIMES:
+        raise InvalidInputError(f"runtime must be one of {', '.join(RUNTIMES)}; got {runtime!r}")
+    if runtime not in (None, "torch"):
+        if runtime in getattr(factory, "runtimes", ("torch",)):
+            kwargs["runtime"] = runtime
+        else:
+            logger.warning("backbone %s has no %s runtime; running it on torch", name, runtime)
+    return factory(spec, **kwargs)
+
+
+def stored_model_id(name: str, runtime: str | None = None, **kwargs: Any) -> str:
+    """The model id under which backbone ``name`` run on ``runtime`` stores its vectors (no weights
+    are loaded): ``name`` itself, or ``name+onnx-int8`` when int8 changes the vectors."""
+    return create_backbone(name, runtime=runtime, **kwargs).model_id

@@ -64,7 +64,9 @@ def run_main_job(
     else:
         stage("ingest fashion-mnist (the embedded default)")
         ingests.append(ingest(catalog, None, "fashion-mnist", settings, per_class=per_class))
-    backbone = create_backbone(settings.backbone, device=settings.device, weights_dir=settings.weights_dir)
+    backbone = create_backbone(
+        settings.backbone, device=settings.device, weights_dir=settings.weights_dir, runtime=settings.runtime
+    )
     stage(f"embed with {backbone.model_id}")
     embed = embed_catalog(
         catalog,

@@ -322,7 +322,9 @@ class Searcher:
             from fashionlens.models.registry import create_backbone
 
             s = self.settings
-            self._backbone = create_backbone(self.model_id, device=s.device, weights_dir=s.weights_dir)
+            self._backbone = create_backbone(
+                self.model_id, device=s.device, weights_dir=s.weights_dir, runtime=s.runtime
+            )
         return self._backbone
 
     def stored_vector(self, image_id: str) -> np.ndarray | None:
@@ -441,7 +443,11 @@ class Searcher:
 
 def default_model(settings: Settings, *, text: bool, backbone: str | None = None) -> str:
     """``--backbone`` if given; else the text tower for text queries and the settings' backbone for images."""
-    return resolve_model_id(backbone or (TEXT_BACKBONE if text else settings.backbone))
+    if backbone or text:
+        return resolve_model_id(backbone or TEXT_BACKBONE)
+    from fashionlens.models.registry import stored_model_id
+
+    return stored_model_id(settings.backbone, settings.runtime, weights_dir=settings.weights_dir)
 
 
 # -- batches ----------------------------------------------------------------------------------
