@@ -228,3 +228,27 @@ def read_ccp(
         len(result.skipped),
     )
     return result
+
+
+SEGMENTATION_TEST_EVERY = 5
+
+
+def ccp_pixel_split(root: Path, test_every: int = SEGMENTATION_TEST_EVERY) -> tuple[list[str], list[str]]:
+    """The fixed segmentation split of CCP's pixel-labelled photos -> ``(train stems, test stems)``.
+
+    Every photo with ``annotations/pixel-level/<stem>.mat`` and ``photos/<stem>.jpg``; those whose
+    number is a multiple of ``test_every`` (0005, 0010, ... : 200 of the 1,004) are held out. Every
+    segmentation model trains on the first list and reports on the second, so their figures compare.
+    """
+    root = Path(root)
+    pixel = root / PIXEL_DIR
+    if not pixel.is_dir():
+        raise InvalidInputError(f"{root}: no {PIXEL_DIR}/ folder; is this the Clothing Co-Parsing dataset?")
+    if test_every < 2:
+        raise InvalidInputError(f"test_every must be >= 2; got {test_every}")
+    stems = sorted(p.stem for p in pixel.glob("*.mat") if (root / "photos" / f"{p.stem}.jpg").is_file())
+    if not stems:
+        raise InvalidInputError(f"{pixel}: no annotation with a matching photos/<stem>.jpg")
+    test = [s for s in stems if s.isdigit() and int(s) % test_every == 0]
+    held = set(test)
+    return [s for s in stems if s not in held], test

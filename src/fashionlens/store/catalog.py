@@ -30,6 +30,9 @@ TABLES = {
     "predictions": (schemas.PREDICTIONS, "prediction_key"),
     "search_state": (schemas.SEARCH_STATE, "model_id"),
     "search_results": (schemas.SEARCH_RESULTS, "result_key"),
+    "people": (schemas.PEOPLE, "person_key"),
+    "garments": (schemas.GARMENTS, "garment_key"),
+    "segment_status": (schemas.SEGMENT_STATUS, "status_key"),
 }
 
 
@@ -188,12 +191,16 @@ class Catalog:
             return set()
         return set(self.read(name, columns=["content_hash"]).column("content_hash").to_pylist())
 
-    def add_embeddings(self, embeddings: Embeddings, content_hashes: Sequence[str]) -> None:
+    def add_embeddings(
+        self, embeddings: Embeddings, content_hashes: Sequence[str], table: str | None = None
+    ) -> None:
+        """Upsert vectors into their model's table (``table``: another table of that one space,
+        e.g. `schemas.garment_embeddings_table_name`; ids are then the rows' keys)."""
         if len(content_hashes) != len(embeddings):
             raise InvalidInputError(f"expected {len(embeddings)} content hashes; got {len(content_hashes)}")
         if len(embeddings) == 0:
             return
-        name = schemas.embeddings_table_name(embeddings.model_id)
+        name = table or schemas.embeddings_table_name(embeddings.model_id)
         schema = schemas.embeddings_schema(embeddings.dim, embeddings.model_id)
         if name in self.table_names():
             stored = self._db.open_table(name).schema

@@ -138,3 +138,55 @@ SEARCH_RESULTS = pa.schema(
         pa.field("searched_at", pa.string()),
     ]
 )
+
+
+# -- segmentation ---------------------------------------------------------------------------
+PEOPLE = pa.schema(
+    [
+        pa.field("person_key", pa.string(), nullable=False),  # "<image_id>|<segmenter_id>|<index>"
+        pa.field("image_id", pa.string()),  # the photo the person was found in
+        pa.field("person_image_id", pa.string()),  # the white-background crop, an image of its own
+        pa.field("segmenter_id", pa.string()),
+        pa.field("person_index", pa.int32()),  # left to right
+        pa.field("bbox_xyxy", pa.list_(pa.float32(), 4)),
+        pa.field("area", pa.int64()),  # mask pixels
+        pa.field("score", pa.float32()),
+        pa.field("mask_rle_json", pa.string()),  # COCO uncompressed RLE over the full photo
+        pa.field("crop_path", pa.string()),
+    ]
+)
+
+GARMENTS = pa.schema(
+    [
+        pa.field("garment_key", pa.string(), nullable=False),  # "<image_id>|<segmenter_id>|<index>"
+        pa.field("image_id", pa.string()),
+        pa.field("person_key", pa.string()),  # "" when the garment overlaps no person
+        pa.field("segmenter_id", pa.string()),
+        pa.field("garment_index", pa.int32()),
+        pa.field("category", pa.string()),  # one of the 13 ModaNet categories
+        pa.field("score", pa.float32()),
+        pa.field("bbox_xyxy", pa.list_(pa.float32(), 4)),
+        pa.field("area", pa.int64()),
+        pa.field("mask_rle_json", pa.string()),
+        pa.field("colour", pa.string()),  # dominant named colour of the masked pixels
+        pa.field("colours_json", pa.string()),  # [{name, share, hex}, ...]
+        pa.field("crop_path", pa.string()),
+    ]
+)
+
+SEGMENT_STATUS = pa.schema(
+    [
+        pa.field("status_key", pa.string(), nullable=False),  # "<image_id>|<task>|<segmenter_id>"
+        pa.field("image_id", pa.string()),
+        pa.field("task", pa.string()),  # people | garments
+        pa.field("segmenter_id", pa.string()),
+        pa.field("found", pa.int32()),
+        pa.field("overlay_path", pa.string()),
+        pa.field("done_at", pa.string()),
+    ]
+)
+
+
+def garment_embeddings_table_name(model_id: str) -> str:
+    """Garment-crop vectors of one embedding space (keyed by ``garment_key``)."""
+    return "garment_" + embeddings_table_name(model_id)

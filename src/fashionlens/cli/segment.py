@@ -1,0 +1,282 @@
+"""`fashionlens segment ...`: people cut-outs, garment records, and the segmentation models' training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from fashionlens.cli import common
+
+segment_app = typer.Typer(
+    no_args_is_help=True, help="Segment people and garments; train and evaluate the models."
+)
+
+DEFAULT_CCP = Path("../shared/data/ccp")
+
+
+def _where(source: str | None, split: str | None, where: str | None) -> str | None:
+    from fashionlens.store.search_table import sql_literal
+
+    clauses = [f"{col} = {sql_literal(val)}" for col, val in (("source", source), ("split", split)) if val]
+    if where:
+        clauses.append(f"({where})")
+    return " AND ".join(clauses) or None
+
+
+def _run(ctx: typer.Context, task: str, opts: dict[str, Any]) -> None:
+    from fashionlens.core.errors import InvalidInputError
+    from fashionlens.core.types import SOURCES
+    from fashionlens.models.person_detector import HogPersonDetector
+    from fashionlens.models.unet import UNetSegmenter
+    from fashionlens.pipeline.segment import segment_catalog
+    from fashionlens.store.catalog import Catalog
+
+    with common.errors(ctx):
+        if opts["source"] is not None and opts["source"] not in SOURCES:
+            raise InvalidInputError(f"--source must be one of {', '.join(SOURCES)}; got {opts['source']!r}")
+        settings = common.state(ctx).settings()
+        segmenter = UNetSegmenter(
+            weights=opts["weights"] or "shipped", num_threads=settings.num_threads or None
+        )
+        segmenter.setup()  # a missing or broken weights file fails here, before any work
+        instances = None
+        if opts.get("maskrcnn"):
+            from fashionlens.models.maskrcnn import MaskRCNNSegmenter
+
+            instances = MaskRCNNSegmenter(opts["maskrcnn"])
+        backbone = None
+        if task == "garments" and opts.get("embed", True):
+            from fashionlens.models.registry import create_backbone
+
+            backbone = create_backbone(
+                settings.backbone,
+                device=settings.device,
+                weights_dir=settings.weights_dir,
+                runtime=settings.runtime,
+            )
+        try:
+            detector: Any = HogPersonDetector()
+            detector.setup()
+        except Exception:  # opencv is optional: without it touching people are not split
+            detector = None
+        out = opts["out"] or settings.home / "segments"
+        with common.progress_bar(f"segment {task}") as (on_start, advance):
+            report = segment_catalog(
+                Catalog(settings.db_path),
+                segmenter,
+                out,
+                task=task,  # type: ignore[arg-type]
+                instances=instances,
+                backbone=backbone,
+                detector=detector,
+                where=_where(opts["source"], opts["split"], opts["where"]),
+                limit=opts["limit"],
+                force=opts["force"],
+                overlays=not opts["no_overlays"],
+                skip_failures=settings.skip_failures,
+                on_start=on_start,
+                progress=advance,
+            )
+        common.print_skipped(report.skipped)
+        what = f"{report.people} people" + (f", {report.garments} garments" if task == "garments" else "")
+        common.console.print(
+            f"segmented {report.done} photos with {report.segmenter_id}: {what}; "
+            f"{report.no_person} with no person, {report.already_done} already done, "
+            f"{len(report.skipped)} skipped ({report.images_per_second:.2f} photos/s)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        if report.overlay_dir is not None and report.done:
+            common.console.print(f"overlays: {report.overlay_dir}", highlight=False, soft_wrap=True)
+        if report.total == 0:
+            common.err_console.print(
+                "[yellow]no photos in the catalogue match; run `fashionlens ingest` first[/]"
+            )
+
+
+_SOURCE = typer.Option(None, help="Only photos of this source (runway, street, product, wardrobe, video).")
+_SPLIT = typer.Option(None, help="Only photos of this split.")
+_WHERE = typer.Option(None, help="SQL filter on the images table, e.g. \"original_dataset = 'ccp'\".")
+_LIMIT = typer.Option(None, min=0, help="At most this many photos (by image_id).")
+_FORCE = typer.Option(False, "--force", help="Redo photos already segmented by this model.")
+_NO_OVERLAYS = typer.Option(False, "--no-overlays", help="Do not write an overlay PNG per photo.")
+_OUT = typer.Option(None, help="Folder for crops and overlays (default: $FASHIONLENS_HOME/segments).")
+_WEIGHTS = typer.Option(None, help="U-Net weights file (default: the shipped CCP model).")
+
+
+@segment_app.command("people")
+def people(
+    ctx: typer.Context,
+    source: str | None = _SOURCE,
+    split: str | None = _SPLIT,
+    where: str | None = _WHERE,
+    limit: int | None = _LIMIT,
+    force: bool = _FORCE,
+    no_overlays: bool = _NO_OVERLAYS,
+    out: Path | None = _OUT,
+    weights: Path | None = _WEIGHTS,
+) -> None:
+    """Cut every person out on white: one PNG per person, registered as an image linked to its photo."""
+    _run(ctx, "people", locals())
+
+
+@segment_app.command("garments")
+def garments(
+    ctx: typer.Context,
+    source: str | None = _SOURCE,
+    split: str | None = _SPLIT,
+    where: str | None = _WHERE,
+    limit: int | None = _LIMIT,
+    force: bool = _FORCE,
+    no_overlays: bool = _NO_OVERLAYS,
+    out: Path | None = _OUT,
+    weights: Path | None = _WEIGHTS,
+    maskrcnn: Path | None = typer.Option(
+        None, help="A Mask R-CNN checkpoint (`segment train-maskrcnn`) to find garments instead of the U-Net."
+    ),
+    embed: bool = typer.Option(True, "--embed/--no-embed", help="Embed each garment crop with the backbone."),
+) -> None:
+    """Per garment: mask, box, category, score, dominant colour, crop vector; linked to photo and person."""
+    _run(ctx, "garments", locals())
+
+
+class _Bar:
+    """Adapts (on_start, advance) callbacks to the ``progress`` object the trainers take."""
+
+    def __init__(self, on_start: Any, advance: Any) -> None:
+        self.on_start, self.advance = on_start, advance
+
+
+def _iterations(on_start: Any, advance: Any, epochs: int) -> Any:
+    """A Mask R-CNN ``progress(info)`` callback driving a bar of ``epochs x iters`` iterations."""
+    started: list[bool] = []
+
+    def progress(info: dict[str, Any]) -> None:
+        if not started:
+            on_start(epochs * int(info["iters"]))
+            started.append(True)
+        advance(1)
+
+    return progress
+
+
+@segment_app.command("convert-ccp")
+def convert_ccp(
+    ctx: typer.Context,
+    ccp: Path = typer.Argument(DEFAULT_CCP, help="Clothing Co-Parsing folder (photos/, annotations/)."),
+    out: Path = typer.Option(Path("runs/ccp_coco"), help="Writes OUT/{train,test}/_annotations.coco.json."),
+) -> None:
+    """CCP label maps -> COCO instances (one per connected garment region, 13 ModaNet classes)."""
+    from fashionlens.ingest.ccp_coco import write_ccp_coco
+
+    with common.errors(ctx):
+        paths = write_ccp_coco(ccp, out)
+        for split, path in paths.items():
+            common.console.print(f"{split}: {path}", highlight=False, soft_wrap=True)
+
+
+@segment_app.command("train-unet")
+def train_unet_cmd(
+    ctx: typer.Context,
+    ccp: Path = typer.Option(DEFAULT_CCP, help="Clothing Co-Parsing folder."),
+    out: Path = typer.Option(Path("runs/unet_mobilenet_v2.ccp.pt"), help="Weights file to write."),
+    epochs: int = typer.Option(11, min=1),
+    input_hw: tuple[int, int] = typer.Option((336, 224), help="Model input height width."),
+    batch_size: int = typer.Option(8, min=1),
+    lr: float = typer.Option(1e-3),
+    encoder_lr_mult: float = typer.Option(0.2),
+    fraction: float = typer.Option(1.0, help="Share of the training photos to use."),
+    resume: Path | None = typer.Option(None, help="Checkpoint (.ckpt) to continue from."),
+    threads: int | None = typer.Option(None, help="Torch threads."),
+    seed: int = typer.Option(0),
+    evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate", help="Score the 200 held-out photos."),
+) -> None:
+    """Train the U-Net (Dice + BCE) on CCP's training photos; report IoU on the 200 held-out ones."""
+    from fashionlens.pipeline.unet_train import train_unet
+
+    with common.errors(ctx):
+        with common.progress_bar("train U-Net (steps)") as (on_start, advance):
+            report = train_unet(
+                ccp, out, epochs=epochs, input_hw=input_hw, batch_size=batch_size, lr=lr,
+                encoder_lr_mult=encoder_lr_mult, fraction=fraction, resume=resume, num_threads=threads,
+                seed=seed, evaluate=evaluate, progress=_Bar(on_start, advance),
+            )  # fmt: skip
+        common.console.print(f"weights: {report.out_path} ({report.train_seconds:.0f} s)", highlight=False)
+        if report.evaluation is not None:
+            common.console.print(report.evaluation.table(), highlight=False)
+
+
+@segment_app.command("evaluate-unet")
+def evaluate_unet_cmd(
+    ctx: typer.Context,
+    ccp: Path = typer.Option(DEFAULT_CCP, help="Clothing Co-Parsing folder."),
+    weights: Path | None = _WEIGHTS,
+    limit: int | None = typer.Option(None, min=1, help="Only the first N held-out photos."),
+) -> None:
+    """Per-class IoU, garment mIoU and person IoU on CCP's held-out photos."""
+    from fashionlens.ingest.ccp import ccp_pixel_split
+    from fashionlens.models.unet import UNetSegmenter
+    from fashionlens.pipeline.unet_train import evaluate_unet
+
+    with common.errors(ctx):
+        _, test = ccp_pixel_split(ccp)
+        segmenter = UNetSegmenter(weights=weights or "shipped")
+        with common.progress_bar("evaluate U-Net") as (on_start, advance):
+            report = evaluate_unet(segmenter, ccp, test[:limit], progress=_Bar(on_start, advance))
+        common.console.print(report.table(), highlight=False)
+
+
+@segment_app.command("train-maskrcnn")
+def train_maskrcnn_cmd(
+    ctx: typer.Context,
+    train_json: Path = typer.Argument(
+        ..., help="COCO json of garments (CCP converted, ModaNet, DeepFashion2)."
+    ),
+    out: Path = typer.Option(Path("runs/maskrcnn.pt"), help="Checkpoint to write after every epoch."),
+    arch: str = typer.Option(
+        "maskrcnn_mobilenet_v2_fpn", help="maskrcnn_mobilenet_v2_fpn or maskrcnn_resnet50_fpn_v2."
+    ),
+    weights: str = typer.Option("pretrained", help="pretrained (ImageNet/COCO), a file, or none."),
+    epochs: int = typer.Option(3, min=1),
+    fraction: float = typer.Option(1.0, help="Share of the training images to use."),
+    batch_size: int = typer.Option(2, min=1),
+    lr: float = typer.Option(0.01),
+    min_size: int = typer.Option(320),
+    max_size: int = typer.Option(512),
+    resume: Path | None = typer.Option(None, help="Checkpoint to continue from."),
+    eval_json: Path | None = typer.Option(None, help="COCO json to report box/mask AP on after training."),
+    threads: int | None = typer.Option(None, help="Torch threads."),
+    seed: int = typer.Option(0),
+) -> None:
+    """Fine-tune Mask R-CNN on COCO-format garments; checkpoint every epoch; COCO box + mask AP."""
+    from fashionlens.pipeline.maskrcnn_train import train_maskrcnn
+
+    with common.errors(ctx):
+        with common.progress_bar("train Mask R-CNN (iterations)") as (on_start, advance):
+            report = train_maskrcnn(
+                train_json, out, arch=arch, epochs=epochs, fraction=fraction, batch_size=batch_size, lr=lr,
+                min_size=min_size, max_size=max_size, resume=resume, eval_json=eval_json,
+                num_threads=threads, seed=seed, weights=None if weights == "none" else weights,
+                progress=_iterations(on_start, advance, epochs),
+            )  # fmt: skip
+        common.console.print(f"checkpoint: {out}", highlight=False)
+        if report.get("eval"):
+            common.console.print(json.dumps(report["eval"], indent=2), highlight=False)
+
+
+@segment_app.command("evaluate-maskrcnn")
+def evaluate_maskrcnn_cmd(
+    ctx: typer.Context,
+    checkpoint: Path = typer.Argument(..., help="A `train-maskrcnn` checkpoint."),
+    coco_json: Path = typer.Argument(..., help="COCO json with the held-out truth."),
+    limit: int | None = typer.Option(None, min=1),
+) -> None:
+    """COCO box and mask AP / AP50 of a checkpoint (pycocotools)."""
+    from fashionlens.pipeline.maskrcnn_train import evaluate_maskrcnn
+
+    with common.errors(ctx):
+        result = evaluate_maskrcnn(checkpoint, coco_json, limit=limit)
+        common.console.print(json.dumps(result, indent=2), highlight=False)

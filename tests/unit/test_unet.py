@@ -1,0 +1,190 @@
+"""U-Net segmenter on random init: shapes, loss, letterboxing, predict() at original size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from fashionlens.core.errors import InvalidInputError, WeightsNotFoundError  # noqa: E402
+from fashionlens.core.segmentation import seg_classes  # noqa: E402
+from fashionlens.models.unet import (  # noqa: E402
+    UNetSegmenter,
+    build_unet,
+    dice_bce_loss,
+    letterbox_geometry,
+    letterbox_mask,
+)
+
+NUM_CLASSES = len(seg_classes())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def random_segmenter() -> UNetSegmenter:
+    seg = UNetSegmenter(weights=None, input_hw=(96, 64), batch_size=2)
+    seg.setup()
+    return seg
+
+
+@pytest.mark.parametrize("hw", [(96, 64), (100, 70), (33, 47)])
+def test_forward_shape_on_random_init(hw: tuple[int, int]) -> None:
+    model = build_unet().eval()
+    with torch.inference_mode():
+        out = model(torch.randn(2, 3, *hw))
+    assert out.shape == (2, NUM_CLASSES, *hw)
+    assert torch.isfinite(out).all()
+
+
+def test_loss_is_finite_and_decreases_on_a_tiny_batch() -> None:
+    torch.manual_seed(0)
+    model = build_unet().train()
+    x = torch.randn(2, 3, 64, 64)
+    y = torch.zeros(2, 64, 64, dtype=torch.long)
+    y[:, 16:48, 20:44] = 1  # a "person"
+    y[:, 20:36, 24:40] = 10  # a "top" on it
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(20):
+        loss = dice_bce_loss(model(x), y)
+        assert torch.isfinite(loss)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.85 * losses[0], losses
+
+
+def test_loss_accepts_one_hot_and_rejects_bad_shapes() -> None:
+    logits = torch.randn(1, NUM_CLASSES, 8, 8)
+    idx = torch.randint(0, NUM_CLASSES, (1, 8, 8))
+    onehot = torch.nn.functional.one_hot(idx, NUM_CLASSES).permute(0, 3, 1, 2).float()
+    assert torch.allclose(dice_bce_loss(logits, idx), dice_bce_loss(logits, onehot))
+    # a perfect prediction scores lower than a random one
+    perfect = (onehot * 20 - 10).float()
+    assert dice_bce_loss(perfect, idx) < dice_bce_loss(logits, idx)
+    with pytest.raises(InvalidInputError, match="target"):
+        dice_bce_loss(logits, idx[:, :4])
+
+
+@pytest.mark.parametrize(
+    ("size_hw", "expected"),
+    [
+        ((832, 550), (0, 1, 384, 254)),  # CCP: 2:3 portrait nearly fills (384, 256)
+        ((100, 300), (149, 0, 85, 256)),  # landscape: padded top and bottom
+        ((384, 256), (0, 0, 384, 256)),
+        ((1000, 100), (0, 109, 384, 38)),  # very tall: padded left and right
+    ],
+)
+def test_letterbox_keeps_aspect(size_hw: tuple[int, int], expected: tuple[int, int, int, int]) -> None:
+    assert letterbox_geometry(size_hw, (384, 256)) == expected
+
+
+def test_letterbox_mask_is_nearest() -> None:
+    mask = np.zeros((30, 20), np.uint8)
+    mask[10:20] = 7
+    out = letterbox_mask(mask, (60, 60))
+    assert set(np.unique(out).tolist()) == {0, 7}
+    assert out.shape == (60, 60)
+
+
+@pytest.mark.parametrize("shape", [(97, 61, 3), (40, 130, 3), (55, 55), (64, 48, 1), (31, 29, 4)])
+def test_predict_returns_original_size(random_segmenter: UNetSegmenter, shape: tuple[int, ...]) -> None:
+    image = np.random.default_rng(0).integers(0, 256, size=shape, dtype=np.uint8)
+    [(seg, conf)] = random_segmenter.predict([image])
+    assert seg.shape == shape[:2] and seg.dtype == np.uint8
+    assert conf.shape == shape[:2] and conf.dtype == np.float32
+    assert seg.max() < NUM_CLASSES
+    assert np.all((conf >= 0) & (conf <= 1))
+
+
+def test_predict_batches_mixed_sizes_and_grayscale(random_segmenter: UNetSegmenter) -> None:
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, size=(70, 45, 3), dtype=np.uint8)
+    grey = rgb.mean(axis=2).astype(np.uint8)
+    images = [rgb, grey, np.repeat(grey[:, :, None], 3, axis=2), rng.integers(0, 256, (20, 90, 3), np.uint8)]
+    out = random_segmenter.predict(images)  # batch_size=2 -> two batches
+    assert [s.shape for s, _ in out] == [(70, 45), (70, 45), (70, 45), (20, 90)]
+    # a grayscale (H, W) image is the same as its 3-channel copy
+    np.testing.assert_array_equal(out[1][0], out[2][0])
+    np.testing.assert_allclose(out[1][1], out[2][1], atol=1e-5)
+    assert random_segmenter.predict([]) == []
+
+
+@pytest.mark.parametrize(
+    "bad", [np.zeros((10, 10, 3), np.float32), np.zeros((10, 10, 2), np.uint8), np.zeros((0, 5, 3), np.uint8)]
+)
+def test_predict_rejects_bad_images(random_segmenter: UNetSegmenter, bad: np.ndarray) -> None:
+    with pytest.raises(InvalidInputError):
+        random_segmenter.predict([bad])
+
+
+def test_missing_weights_file_names_the_command(tmp_path: Path) -> None:
+    seg = UNetSegmenter(weights=tmp_path / "nope.pt")
+    with pytest.raises(WeightsNotFoundError, match="unet_train"):
+        seg.setup()
+
+
+def test_construction_is_cheap_and_lazy() -> None:
+    seg = UNetSegmenter(weights="/does/not/exist.pt", num_threads=1)
+    assert seg.model_id == "unet_mobilenet_v2.ccp"
+    assert seg._model is None  # nothing loaded until setup()/predict()
+
+
+def test_checkpoint_round_trip_fp16(tmp_path: Path) -> None:
+    model = build_unet()
+    half = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    path = tmp_path / "u.pt"
+    torch.save({"model": half, "config": {"input_hw": [64, 64]}}, path)
+    seg = UNetSegmenter(weights=path)
+    seg.setup()
+    assert seg.input_hw == (64, 64)
+    assert seg.weights_path == path
+    [(out, _)] = seg.predict([np.zeros((50, 40, 3), np.uint8)])
+    assert out.shape == (50, 40)
+
+
+def test_fold_batchnorm_is_exact() -> None:
+    from fashionlens.models.unet import fold_batchnorm
+
+    model = build_unet().eval()
+    gen = torch.Generator().manual_seed(0)
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):  # non-trivial statistics
+            mod.running_mean.normal_(generator=gen)
+            mod.running_var.uniform_(0.5, 2.0, generator=gen)
+    x = torch.randn(1, 3, 64, 48, generator=gen)
+    with torch.inference_mode():
+        ref = model(x)
+        folded = fold_batchnorm(model)
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+        torch.testing.assert_close(folded(x), ref, atol=1e-4, rtol=1e-4)
+
+
+def test_augmentation_moves_image_and_mask_together() -> None:
+    from fashionlens.pipeline.unet_train import augment_batch
+
+    h, w = 96, 64
+    mask = torch.zeros(4, h, w, dtype=torch.long)
+    mask[:, 20:70, 10:30] = 5  # an off-centre block, so flips and rotations move it
+    image = torch.full((4, 3, h, w), -1.5)
+    image[mask[:, None].expand(-1, 3, -1, -1) == 5] = 1.5  # grey: bright where the mask is set
+    x, y = augment_batch(image, mask, torch.Generator().manual_seed(3))
+    assert x.shape == image.shape and y.shape == mask.shape and y.dtype == torch.long
+    assert set(torch.unique(y).tolist()) <= {0, 5}
+    moved = False
+    for i in range(4):
+        inside, outside = x[i, 0][y[i] == 5], x[i, 0][(y[i] == 0) & (x[i, 0] != 0)]
+        assert inside.numel() > 500
+        # away from the blurred edges, the bright pixels are exactly the masked ones
+        assert (inside > 0).float().mean() > 0.95
+        assert (outside < 0).float().mean() > 0.95
+        moved |= not torch.equal(y[i], mask[i])
+    assert moved
