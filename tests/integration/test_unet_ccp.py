@@ -1,7 +1,8 @@
 """The SHIPPED U-Net weights on real held-out CCP photos (never seen in training).
 
-Measured on the first 16 held-out stems of `ccp_pixel_split` (see the thresholds below) and on all
-200 in ``models/shipped/unet_mobilenet_v2.ccp.json``.
+Measured on the first 16 held-out stems of `ccp_pixel_split`: person IoU 0.938, garment mIoU 0.287
+(top 0.572, pants 0.692); on all 200 (``models/shipped/unet_mobilenet_v2.ccp.json``): person IoU
+0.942, garment mIoU 0.266, against 0.604 / 0.064 for the location-prior baseline.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from fashionlens.models.unet import SHIPPED_CARD, SHIPPED_WEIGHTS, UNetSegmenter
 from fashionlens.pipeline.unet_train import evaluate_unet, load_ccp_pair
 
 N_PHOTOS = 16
-MIN_PERSON_IOU = 0.85  # placeholder; set from the measurement
-MIN_GARMENT_MIOU = 0.40  # placeholder; set from the measurement
+MIN_PERSON_IOU = 0.89  # measured 0.938
+MIN_GARMENT_MIOU = 0.24  # measured 0.287
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def test_held_out_photos_beat_thresholds(segmenter: UNetSegmenter, ccp_root: Pat
     # the two dominant garment classes of street photos are found well
     for cls in ("top", "pants"):
         v = report.per_class_iou[cls]
-        assert v is not None and v > 0.4, report.table()
+        assert v is not None and v > 0.45, report.table()  # measured 0.572, 0.692
 
 
 def test_predict_on_a_real_photo_is_original_size_and_plausible(

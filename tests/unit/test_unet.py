@@ -188,3 +188,27 @@ def test_augmentation_moves_image_and_mask_together() -> None:
         assert (outside < 0).float().mean() > 0.95
         moved |= not torch.equal(y[i], mask[i])
     assert moved
+
+
+@pytest.mark.parametrize(
+    ("size_hw", "expected"),
+    [
+        ((840, 560), [(0, 560)]),  # the input's own aspect: one tile
+        ((840, 700), [(0, 700)]),  # a little wider: still one (letterboxed)
+        ((840, 1120), [(0, 560), (280, 840), (560, 1120)]),  # two people side by side: 3 tiles, 50% overlap
+        ((432, 768), [(0, 288), (160, 448), (320, 608), (480, 768)]),  # a 16:9 video frame
+    ],
+)
+def test_tiles_cover_wide_images_at_the_input_aspect(size_hw: tuple[int, int], expected: list) -> None:
+    from fashionlens.models.unet import tiles_x
+
+    tiles = tiles_x(size_hw, (336, 224))
+    assert tiles == expected
+    assert tiles[0][0] == 0 and tiles[-1][1] == size_hw[1]
+
+
+def test_wide_image_prediction_is_tiled_and_full_size(random_segmenter: UNetSegmenter) -> None:
+    wide = np.random.default_rng(0).integers(0, 255, (100, 400, 3), dtype=np.uint8)
+    seg, conf = random_segmenter.predict([wide])[0]
+    assert seg.shape == (100, 400) and conf.shape == (100, 400)
+    assert np.isfinite(conf).all()

@@ -272,6 +272,27 @@ def normalise(batch_uint8_nhwc: torch.Tensor) -> torch.Tensor:
 # ---- inference ----
 
 
+TILE_WIDER_THAN = 1.4  # tile an image whose w/h exceeds the input's w/h by this factor
+TILE_OVERLAP = 0.25
+
+
+def tiles_x(size_hw: tuple[int, int], input_hw: tuple[int, int]) -> list[tuple[int, int]]:
+    """Column ranges ``[(x0, x1), ...]`` of full-height tiles covering an image of ``size_hw``.
+
+    One tile (the whole image) unless the image is more than `TILE_WIDER_THAN` times wider, in
+    aspect, than ``input_hw``; then tiles of the input's aspect overlapping by about `TILE_OVERLAP`,
+    evenly spaced from the left edge to the right edge.
+    """
+    h, w = size_hw
+    ih, iw = input_hw
+    tile_w = max(1, round(h * iw / ih))
+    if w <= TILE_WIDER_THAN * tile_w:
+        return [(0, w)]
+    n = int(np.ceil((w - tile_w) / (tile_w * (1 - TILE_OVERLAP)))) + 1
+    starts = np.linspace(0, w - tile_w, n).round().astype(int)
+    return [(int(x0), int(x0) + tile_w) for x0 in starts]
+
+
 class UNetSegmenter:
     """Semantic garment segmentation with the U-Net. Construct cheaply; `setup()` loads weights.
 
@@ -371,16 +392,34 @@ class UNetSegmenter:
     def predict(self, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per image ``(uint8 (H, W) seg_classes map, float32 (H, W) confidence)`` at its own size.
 
-        ``images``: ``uint8`` RGB ``(H, W, 3)`` arrays (grayscale ``(H, W)`` / RGBA accepted).
+        ``images``: ``uint8`` RGB ``(H, W, 3)`` arrays (grayscale ``(H, W)`` / RGBA accepted). An
+        image much wider than the model input (a group photo, a video frame) is cut into
+        overlapping full-height tiles of the input's aspect (`tiles_x`), so people keep the
+        resolution the model was trained at; tile logits are averaged where tiles overlap.
         """
+        import torch
+
         self.setup()
         rgb = [as_rgb_uint8(im) for im in images]
-        out: list[tuple[np.ndarray, np.ndarray]] = []
-        for i in range(0, len(rgb), self.batch_size):
-            out.extend(self._predict_batch(rgb[i : i + self.batch_size]))
+        jobs: list[tuple[int, int, np.ndarray]] = []  # (image index, x offset, tile)
+        for i, im in enumerate(rgb):
+            for x0, x1 in tiles_x(im.shape[:2], self.input_hw):
+                jobs.append((i, x0, im[:, x0:x1]))
+        sums = [torch.zeros((len(self.classes), *im.shape[:2])) for im in rgb]
+        counts = [torch.zeros(im.shape[1]) for im in rgb]
+        for b in range(0, len(jobs), self.batch_size):
+            chunk = jobs[b : b + self.batch_size]
+            for (i, x0, tile), logits in zip(chunk, self._logits([t for _, _, t in chunk]), strict=True):
+                sums[i][:, :, x0 : x0 + tile.shape[1]] += logits
+                counts[i][x0 : x0 + tile.shape[1]] += 1
+        out = []
+        for total, n in zip(sums, counts, strict=True):
+            best, cls = (total / n.clamp(min=1)).max(dim=0)
+            out.append((cls.byte().numpy(), torch.sigmoid(best).numpy().astype(np.float32)))
         return out
 
-    def _predict_batch(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _logits(self, images: list[np.ndarray]) -> list[Any]:
+        """Class logits ``float32 (C, H, W)`` of each image at its own size (one letterboxed batch)."""
         import torch
         from torch.nn import functional as F
 
@@ -391,9 +430,9 @@ class UNetSegmenter:
             logits = self._model(normalise(batch).to(self.device)).float().cpu()
             for im, (_, (top, left, nh, nw)), lg in zip(images, boxed, logits, strict=True):
                 crop = lg[None, :, top : top + nh, left : left + nw]
-                crop = F.interpolate(crop, size=im.shape[:2], mode="bilinear", align_corners=False)[0]
-                best, cls = crop.max(dim=0)
-                results.append((cls.byte().numpy(), torch.sigmoid(best).numpy().astype(np.float32)))
+                results.append(
+                    F.interpolate(crop, size=im.shape[:2], mode="bilinear", align_corners=False)[0]
+                )
         return results
 
     def predict_timed(
