@@ -212,3 +212,13 @@ def test_wide_image_prediction_is_tiled_and_full_size(random_segmenter: UNetSegm
     seg, conf = random_segmenter.predict([wide])[0]
     assert seg.shape == (100, 400) and conf.shape == (100, 400)
     assert np.isfinite(conf).all()
+
+
+def test_tile_weights_fade_only_at_inner_edges() -> None:
+    from fashionlens.models.unet import tile_weights
+
+    left = tile_weights(0, 8, 20)  # image's left edge: full weight there, fades to the right
+    assert left[0] == 1.0 and left[-1] < 0.6 and (np.diff(left) <= 0).all()
+    middle = tile_weights(6, 8, 20)
+    assert middle[0] < 0.6 and middle[-1] < 0.6 and middle[3] == 1.0
+    assert (tile_weights(0, 8, 8) == 1.0).all()  # a single tile is not faded

@@ -293,6 +293,20 @@ def tiles_x(size_hw: tuple[int, int], input_hw: tuple[int, int]) -> list[tuple[i
     return [(int(x0), int(x0) + tile_w) for x0 in starts]
 
 
+def tile_weights(x0: int, tile_w: int, image_w: int) -> np.ndarray:
+    """``float32 (tile_w,)`` blending weights of a tile's columns: a linear ramp over the quarter of
+    the tile next to an edge inside the image (the model sees cut-off people there and calls them
+    background), flat 1 elsewhere and at the image's own left and right edges."""
+    ramp = max(1, tile_w // 4)
+    cols = np.arange(tile_w, dtype=np.float32)
+    w = np.ones(tile_w, dtype=np.float32)
+    if x0 > 0:
+        w = np.minimum(w, (cols + 1) / ramp)
+    if x0 + tile_w < image_w:
+        w = np.minimum(w, (tile_w - cols) / ramp)
+    return np.maximum(w, 1e-3).astype(np.float32)
+
+
 class UNetSegmenter:
     """Semantic garment segmentation with the U-Net. Construct cheaply; `setup()` loads weights.
 
@@ -406,15 +420,16 @@ class UNetSegmenter:
             for x0, x1 in tiles_x(im.shape[:2], self.input_hw):
                 jobs.append((i, x0, im[:, x0:x1]))
         sums = [torch.zeros((len(self.classes), *im.shape[:2])) for im in rgb]
-        counts = [torch.zeros(im.shape[1]) for im in rgb]
+        weights = [torch.zeros(im.shape[1]) for im in rgb]
         for b in range(0, len(jobs), self.batch_size):
             chunk = jobs[b : b + self.batch_size]
             for (i, x0, tile), logits in zip(chunk, self._logits([t for _, _, t in chunk]), strict=True):
-                sums[i][:, :, x0 : x0 + tile.shape[1]] += logits
-                counts[i][x0 : x0 + tile.shape[1]] += 1
+                w = torch.from_numpy(tile_weights(x0, tile.shape[1], rgb[i].shape[1]))
+                sums[i][:, :, x0 : x0 + tile.shape[1]] += logits * w
+                weights[i][x0 : x0 + tile.shape[1]] += w
         out = []
-        for total, n in zip(sums, counts, strict=True):
-            best, cls = (total / n.clamp(min=1)).max(dim=0)
+        for total, wsum in zip(sums, weights, strict=True):
+            best, cls = (total / wsum.clamp(min=1e-6)).max(dim=0)
             out.append((cls.byte().numpy(), torch.sigmoid(best).numpy().astype(np.float32)))
         return out
 
