@@ -13,7 +13,9 @@ held-out photos is also put side by side (cropped to the shorter height) as one 
   predicted person box; precision: the share of predicted boxes that matched; exact count: photos
   with as many people found as there are;
 - the same recall/precision for OpenCV's HOG detector alone, as the offline baseline;
-- photos/s of the U-Net people path and of HOG on the same photos, in this run.
+- photos/s of the U-Net people path and of HOG on the same photos, in this run;
+- ``--pipeline N``: photos/s of `segment_catalog` (task garments: decode, U-Net, people, garments,
+  colours, crops, crop vectors, overlay, store) on N held-out photos in a temporary catalogue.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def main() -> None:
     parser.add_argument("--ccp", type=Path, default=DEFAULT_CCP)
     parser.add_argument("--limit", type=int, default=0, help="0: all held-out photos")
     parser.add_argument("--weights", default="shipped")
+    parser.add_argument("--pipeline", type=int, default=40, help="photos for the end-to-end timing (0: skip)")
     args = parser.parse_args()
 
     names = ccp_label_names(args.ccp)
@@ -116,6 +119,32 @@ def main() -> None:
                 f"{label:<12} {method:<14} {miou} {pooled} {s[0] / max(s[1], 1):7.3f} "
                 f"{s[0] / max(s[2], 1):9.3f} {s[3] / len(items):8.3f} {len(items) / max(s[4], 1e-9):8.2f}"
             )
+
+    if args.pipeline:
+        pipeline_speed(args.ccp, test[: args.pipeline], segmenter, hog)
+
+
+def pipeline_speed(ccp: Path, stems: list[str], segmenter: UNetSegmenter, hog: HogPersonDetector) -> None:
+    import tempfile
+
+    from fashionlens.ingest.base import make_record
+    from fashionlens.models.registry import create_backbone
+    from fashionlens.pipeline.segment import segment_catalog
+    from fashionlens.store.catalog import Catalog
+
+    with tempfile.TemporaryDirectory() as tmp:
+        catalog = Catalog(Path(tmp) / "db")
+        records = [make_record(ccp / "photos" / f"{s}.jpg", source="street", dataset="ccp") for s in stems]
+        catalog.upsert_images([r for r in records if not hasattr(r, "reason")])
+        backbone = create_backbone("mobilenet_v2.imagenet")
+        backbone.setup()
+        report = segment_catalog(
+            catalog, segmenter, Path(tmp) / "out", task="garments", backbone=backbone, detector=hog
+        )
+        print(
+            f"segment garments end to end: {report.done} photos, {report.people} people, "
+            f"{report.garments} garments, {report.images_per_second:.2f} photos/s"
+        )
 
 
 if __name__ == "__main__":
