@@ -82,7 +82,7 @@ def test_train_commands_run_and_their_models_load(shared_data: Path, tmp_path: P
     assert invoke("ingest", "folder", str(folder), "--source", "street").exit_code == 0
     people = invoke("segment", "people", "--weights", str(weights), "--no-overlays")
     assert people.exit_code == 0, people.output
-    assert "segmented 1 photos with" in people.output
+    assert "segmented 1 photos with unet.unet:" in people.output
 
     coco = shared_data / "deepfashion2-coco" / "tests" / "data" / "deepfasion2" / "deepfasion2.json"
     ckpt = tmp_path / "mrcnn.pt"
@@ -94,6 +94,9 @@ def test_train_commands_run_and_their_models_load(shared_data: Path, tmp_path: P
     evaluate = invoke("segment", "evaluate-maskrcnn", str(ckpt), str(coco))
     assert evaluate.exit_code == 0, evaluate.output
     assert '"segm_ap"' in evaluate.output
+    with_mrcnn = invoke("segment", "garments", "--maskrcnn", str(ckpt), "--no-embed", "--no-overlays")
+    assert with_mrcnn.exit_code == 0, with_mrcnn.output
+    assert "segmented 1 photos with unet_mobilenet_v2.ccp+maskrcnn.mrcnn" in with_mrcnn.output
 
 
 def test_missing_weights_file_is_one_clear_line(tmp_path: Path) -> None:

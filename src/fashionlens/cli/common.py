@@ -125,3 +125,12 @@ def model_id(settings: Settings) -> str:
     from fashionlens.models.registry import stored_model_id
 
     return stored_model_id(settings.backbone, settings.runtime, weights_dir=settings.weights_dir)
+
+
+def backbone(settings: Settings) -> Any:
+    """The settings' backbone (weights not loaded yet) on the settings' device and runtime."""
+    from fashionlens.models.registry import create_backbone
+
+    return create_backbone(
+        settings.backbone, device=settings.device, weights_dir=settings.weights_dir, runtime=settings.runtime
+    )

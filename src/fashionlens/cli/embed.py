@@ -14,19 +14,13 @@ def embed(
     split: str | None = typer.Option(None, help="Only images of this split."),
 ) -> None:
     """Extract L2-normalised embeddings for the catalogue (idempotent by content hash + model id)."""
-    from fashionlens.models.registry import create_backbone
     from fashionlens.pipeline.embed import embed_catalog
     from fashionlens.store.catalog import Catalog
 
     with common.errors(ctx):
         settings = common.state(ctx).settings(backbone=backbone)
         clauses = [f"{col} = '{val}'" for col, val in (("source", source), ("split", split)) if val]
-        model = create_backbone(
-            settings.backbone,
-            device=settings.device,
-            weights_dir=settings.weights_dir,
-            runtime=settings.runtime,
-        )
+        model = common.backbone(settings)
         with common.progress_bar(f"embed {model.model_id}") as (on_start, advance):
             report = embed_catalog(
                 Catalog(settings.db_path),

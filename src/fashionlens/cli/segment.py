@@ -38,8 +38,11 @@ def _run(ctx: typer.Context, task: str, opts: dict[str, Any]) -> None:
         if opts["source"] is not None and opts["source"] not in SOURCES:
             raise InvalidInputError(f"--source must be one of {', '.join(SOURCES)}; got {opts['source']!r}")
         settings = common.state(ctx).settings()
+        weights = opts["weights"]
         segmenter = UNetSegmenter(
-            weights=opts["weights"] or "shipped", num_threads=settings.num_threads or None
+            weights=weights or "shipped",
+            num_threads=settings.num_threads or None,
+            **({"model_id": f"unet.{Path(weights).stem}"} if weights else {}),  # own weights, own records
         )
         segmenter.setup()  # a missing or broken weights file fails here, before any work
         instances = None
@@ -47,16 +50,10 @@ def _run(ctx: typer.Context, task: str, opts: dict[str, Any]) -> None:
             from fashionlens.models.maskrcnn import MaskRCNNSegmenter
 
             instances = MaskRCNNSegmenter(opts["maskrcnn"])
+            instances.setup()
         backbone = None
         if task == "garments" and opts.get("embed", True):
-            from fashionlens.models.registry import create_backbone
-
-            backbone = create_backbone(
-                settings.backbone,
-                device=settings.device,
-                weights_dir=settings.weights_dir,
-                runtime=settings.runtime,
-            )
+            backbone = common.backbone(settings)
         try:
             detector: Any = HogPersonDetector()
             detector.setup()

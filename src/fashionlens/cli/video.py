@@ -26,7 +26,6 @@ def video(
     """Detect people every N frames, match each one to the catalogue, and write a visual report."""
     from fashionlens.core.errors import InvalidInputError
     from fashionlens.core.types import SOURCES
-    from fashionlens.models.registry import create_backbone
     from fashionlens.pipeline.video import match_video, write_video_report
     from fashionlens.store.catalog import Catalog
 
@@ -34,12 +33,7 @@ def video(
         if source is not None and source not in SOURCES:
             raise InvalidInputError(f"--source must be one of {', '.join(SOURCES)}; got {source!r}")
         settings = common.state(ctx).settings(backbone=backbone)
-        model = create_backbone(
-            settings.backbone,
-            device=settings.device,
-            weights_dir=settings.weights_dir,
-            runtime=settings.runtime,
-        )
+        model = common.backbone(settings)
         with common.progress_bar(f"video {file.name}") as (on_start, advance):
             report = match_video(
                 Catalog(settings.db_path),
