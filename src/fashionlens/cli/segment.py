@@ -42,8 +42,9 @@ def _run(ctx: typer.Context, task: str, opts: dict[str, Any]) -> None:
         segmenter = UNetSegmenter(
             weights=weights or "shipped",
             num_threads=settings.num_threads or None,
-            **({"model_id": f"unet.{Path(weights).stem}"} if weights else {}),  # own weights, own records
         )
+        if weights:  # own weights, own records: never mistaken for the shipped model's
+            segmenter.model_id = f"unet.{Path(weights).stem}"
         segmenter.setup()  # a missing or broken weights file fails here, before any work
         instances = None
         if opts.get("maskrcnn"):
