@@ -32,7 +32,6 @@ from fashionlens.ingest.ccp import ccp_label_names, ccp_pixel_split, load_ccp_ma
 from fashionlens.models.person_detector import HogPersonDetector, box_iou
 from fashionlens.models.unet import UNetSegmenter
 from fashionlens.pipeline.people import find_people
-from fashionlens.pipeline.segment import needs_detector
 
 DEFAULT_CCP = Path(__file__).resolve().parents[2] / "shared" / "data" / "ccp"
 
@@ -95,8 +94,7 @@ def main() -> None:
             truth_boxes = np.stack([mask_to_xyxy(m) for m in masks])
             t0 = time.perf_counter()
             seg, conf = segmenter.predict([rgb])[0]
-            dets = hog.detect(rgb).xyxy if needs_detector(seg) else None  # as `segment_catalog` does
-            people = find_people(seg, conf, dets)
+            people = find_people(seg, conf, detect=lambda rgb=rgb: hog.detect(rgb).xyxy)  # as segment_catalog
             t1 = time.perf_counter()
             hog_boxes = hog.detect(rgb).xyxy
             t2 = time.perf_counter()

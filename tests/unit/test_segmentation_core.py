@@ -155,3 +155,19 @@ def test_cutout_on_white() -> None:
     assert (crop[0, 0] == 255).all() and (crop[12, 7] == 7).all()
     with pytest.raises(InvalidInputError, match="empty mask"):
         cutout_on_white(rgb, np.zeros((40, 30), bool))
+
+
+def test_detector_is_asked_only_when_a_region_is_wide() -> None:
+    calls: list[int] = []
+
+    def detect() -> np.ndarray:
+        calls.append(1)
+        return np.array([[20, 5, 40, 45], [40, 5, 60, 45]], np.float32)
+
+    narrow = np.zeros((50, 80), np.uint8)
+    _person(narrow, 20)
+    assert len(find_people(narrow, detect=detect)) == 1 and calls == []
+    wide = np.zeros((50, 80), np.uint8)
+    _person(wide, 20, w=20)
+    _person(wide, 40, w=20)
+    assert len(find_people(wide, detect=detect)) == 2 and calls == [1]

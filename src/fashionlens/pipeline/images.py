@@ -1,8 +1,10 @@
-"""Open images for models: EXIF orientation applied, any mode to RGB, clear errors naming the file."""
+"""Open images for models (EXIF orientation applied, any mode to RGB, clear errors naming the file),
+and the font the visual reports draw with."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fashionlens.core.errors import InvalidInputError
 
@@ -25,3 +27,13 @@ def open_rgb(path: str | Path):
         raise InvalidInputError(f"{path}: not an image") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidInputError(f"{path}: corrupt or truncated image ({exc})") from exc
+
+
+def default_font(size: int) -> Any:
+    """Pillow's default font at ``size`` px (the fixed bitmap font on a Pillow without FreeType)."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):
+        return ImageFont.load_default()

@@ -73,10 +73,10 @@ def resized_hw(h: int, w: int, min_size: int, max_size: int) -> tuple[int, int]:
 def load_coco(coco_json: Path, images_root: Path | None = None) -> tuple[dict[str, Any], Path]:
     """The json and the folder its ``file_name``s are relative to (``images_root``, else the json's
     folder when the first image is there, else its ``image_root`` key)."""
+    from fashionlens.ingest.coco import load_coco_json
+
     coco_json = Path(coco_json)
-    if not coco_json.is_file():
-        raise InvalidInputError(f"{coco_json}: COCO annotations file not found")
-    coco = json.loads(coco_json.read_text(encoding="utf-8"))
+    coco = load_coco_json(coco_json)
     if images_root is None:
         images_root = coco_json.parent
         first = coco["images"][0]["file_name"] if coco.get("images") else None

@@ -14,12 +14,15 @@ A garment segmenter labels every person pixel (`seg_classes` index >= 1: skin, h
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.segmentation import BACKGROUND, People, mask_to_xyxy
 
 MIN_PERSON_AREA_FRAC = 0.02  # a person smaller than 2% of the photo is not worth a crop
+WIDE_REGION = 0.75  # a person region wider than this x its height may hold several people
 
 
 def _overlap_frac(mask_cols: np.ndarray, box: np.ndarray) -> float:
@@ -53,13 +56,16 @@ def find_people(
     confidence: np.ndarray | None = None,
     detections_xyxy: np.ndarray | None = None,
     *,
+    detect: Callable[[], np.ndarray] | None = None,
     min_area_frac: float = MIN_PERSON_AREA_FRAC,
 ) -> People:
     """One `People` instance per person in a `seg_classes` map (see the module doc).
 
     ``confidence``: per-pixel probability of the predicted class (a person's score is its mean over
     the mask; 1.0 without). ``detections_xyxy``: person boxes from a detector, used only to split a
-    region that holds several people. People are ordered left to right.
+    region that holds several people. ``detect``: instead of boxes, a call that returns them; it is
+    made (once) only when some person region is wider than `WIDE_REGION` times its height, so the
+    detector costs nothing on photos of one standing person. People are ordered left to right.
     """
     from scipy import ndimage
 
@@ -74,11 +80,14 @@ def find_people(
     if n == 0:
         return People.empty((h, w))
     areas = np.bincount(regions.ravel(), minlength=n + 1)
+    kept = [(r, sl) for r, sl in enumerate(ndimage.find_objects(regions), start=1) if areas[r] >= min_area]
     boxes_in = np.zeros((0, 4), np.float32) if detections_xyxy is None else np.asarray(detections_xyxy)
+    if detect is not None and any(
+        (sl[1].stop - sl[1].start) > WIDE_REGION * (sl[0].stop - sl[0].start) for _, sl in kept
+    ):
+        boxes_in = np.asarray(detect())
     masks: list[np.ndarray] = []
-    for r in np.flatnonzero(areas >= min_area).tolist():
-        if r == 0:
-            continue
+    for r, _ in kept:
         region = regions == r
         parts = [region]
         if len(boxes_in) >= 2:
@@ -89,10 +98,10 @@ def find_people(
         masks += [p for p in parts if p.sum() >= min_area]
     if not masks:
         return People.empty((h, w))
-    masks.sort(key=lambda m: float(mask_to_xyxy(m)[0]))
     xyxy = np.stack([mask_to_xyxy(m) for m in masks])
+    order = np.argsort(xyxy[:, 0], kind="stable")
     scores = [float(confidence[m].mean()) if confidence is not None else 1.0 for m in masks]
-    return People(xyxy, np.stack(masks), np.asarray(scores))
+    return People(xyxy[order], np.stack(masks)[order], np.asarray(scores)[order])
 
 
 def cutout_on_white(rgb: np.ndarray, mask: np.ndarray, margin_frac: float = 0.05) -> np.ndarray:

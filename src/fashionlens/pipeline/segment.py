@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import logging
 import time
@@ -34,10 +35,10 @@ import pyarrow as pa
 
 from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.segmentation import GarmentInstances, People, mask_to_rle, semantic_to_instances
-from fashionlens.core.types import Embeddings, Skipped
-from fashionlens.ingest.base import make_record
+from fashionlens.core.types import Embeddings, ImageRecord, Skipped
+from fashionlens.ingest.base import content_hash, image_id_from_hash
 from fashionlens.pipeline.images import open_rgb
-from fashionlens.pipeline.people import MIN_PERSON_AREA_FRAC, cutout_on_white, find_people
+from fashionlens.pipeline.people import cutout_on_white, find_people
 from fashionlens.store import schemas
 from fashionlens.store.catalog import Catalog
 from fashionlens.store.search_table import sql_literal
@@ -48,7 +49,6 @@ Task = Literal["people", "garments"]
 TASKS: tuple[str, ...] = ("people", "garments")
 PEOPLE_DATASET = "fashionlens-people"
 MIN_SIDE_PX = 32  # smaller photos are skipped: nothing to segment
-WIDE_REGION = 0.75  # a person region wider than this x its height may hold several people
 
 
 class SemanticSegmenter(Protocol):
@@ -98,29 +98,18 @@ def _boxes(xyxy: np.ndarray) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(pa.array(xyxy.reshape(-1).astype(np.float32)), 4)
 
 
-def _save_png(rgb: np.ndarray, path: Path) -> None:
+def _save_png(rgb: np.ndarray, path: Path) -> bytes:
+    """Write ``rgb`` to ``path`` as PNG (atomically); return the bytes written."""
     from PIL import Image
 
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    data = buf.getvalue()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(rgb).save(tmp, format="PNG")
+    tmp.write_bytes(data)
     tmp.replace(path)
-
-
-def needs_detector(seg: np.ndarray) -> bool:
-    """True when some person-sized region is wide for one standing person (see `WIDE_REGION`)."""
-    from scipy import ndimage
-
-    regions, n = ndimage.label(seg != 0, structure=np.ones((3, 3), dtype=bool))
-    if n == 0:
-        return False
-    areas = np.bincount(regions.ravel(), minlength=n + 1)
-    min_area = MIN_PERSON_AREA_FRAC * seg.size
-    for r, sl in enumerate(ndimage.find_objects(regions), start=1):
-        wide = sl is not None and (sl[1].stop - sl[1].start) > WIDE_REGION * (sl[0].stop - sl[0].start)
-        if wide and areas[r] >= min_area:
-            return True
-    return False
+    return data
 
 
 def _load(rows: Sequence[dict[str, Any]], report: SegmentReport, skip_failures: bool) -> list[_Photo]:
@@ -148,12 +137,17 @@ def _people_rows(
     for i in range(len(people)):
         crop = cutout_on_white(photo.rgb, people.masks[i])
         path = crop_dir / f"{image_id}_{i}.png"
-        _save_png(crop, path)
-        record = make_record(
-            path, source=photo.row["source"], dataset=PEOPLE_DATASET, split=photo.row["split"] or "unsplit"
+        digest = content_hash(_save_png(crop, path))
+        record = ImageRecord(
+            image_id=image_id_from_hash(digest),
+            source=photo.row["source"],
+            original_dataset=PEOPLE_DATASET,
+            image_path=str(path.resolve()),
+            split=photo.row["split"] or "unsplit",
+            width=crop.shape[1],
+            height=crop.shape[0],
+            content_hash=digest,
         )
-        if isinstance(record, Skipped):  # we just wrote it: only a full disk gets here
-            raise InvalidInputError(f"{path}: cannot read back the person crop ({record.reason})")
         records.append(record)
         rows.append(
             {
@@ -318,10 +312,8 @@ def _segment_batch(
     records: list[Any] = []
     status: list[dict[str, Any]] = []
     for k, (photo, (seg, conf)) in enumerate(zip(photos, maps, strict=True)):
-        dets = None
-        if detector is not None and needs_detector(seg):
-            dets = detector.detect(photo.rgb).xyxy
-        people = find_people(seg, conf, dets)
+        detect = (lambda rgb=photo.rgb: detector.detect(rgb).xyxy) if detector is not None else None
+        people = find_people(seg, conf, detect=detect)
         p_rows, p_records = _people_rows(photo, people, seg_id, out_dir / "people")
         people_rows += p_rows
         records += p_records

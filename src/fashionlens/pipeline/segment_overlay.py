@@ -8,6 +8,7 @@ import numpy as np
 
 from fashionlens.core.labels import modanet_categories
 from fashionlens.core.segmentation import GarmentInstances, People
+from fashionlens.pipeline.images import default_font
 
 # One colour per ModaNet category (tab20-like, fixed so overlays compare across photos).
 PALETTE: tuple[tuple[int, int, int], ...] = (
@@ -28,15 +29,6 @@ def _outline(mask: np.ndarray) -> np.ndarray:
     return mask & ~ndimage.binary_erosion(mask, iterations=2)
 
 
-def _font(size: int) -> Any:
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError):  # Pillow without FreeType
-        return ImageFont.load_default()
-
-
 def render_overlay(rgb: np.ndarray, people: People, garments: GarmentInstances | None = None) -> Any:
     """A PIL image: the photo with garments tinted (alpha 0.5) and boxed with ``category score``,
     and each person outlined in yellow with ``person i``."""
@@ -51,7 +43,7 @@ def render_overlay(rgb: np.ndarray, people: People, garments: GarmentInstances |
     image = Image.fromarray(out.clip(0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(image)
     size = max(10, round(min(image.size) / 40))
-    font = _font(size)
+    font = default_font(size)
     for i, box in enumerate(people.xyxy):
         draw.text((float(box[0]) + 2, float(box[1]) + 2), f"person {i}", fill=PERSON_RGB, font=font)
     if garments is not None:

@@ -22,6 +22,7 @@ from fashionlens.core.errors import InvalidInputError, NotReadyError
 from fashionlens.ingest.video import VideoInfo, probe_video, read_video_frames, sampled_frame_count
 from fashionlens.models.person_detector import HogPersonDetector, PersonDetector, pad_xyxy
 from fashionlens.models.registry import Backbone
+from fashionlens.pipeline.images import default_font
 from fashionlens.store.catalog import Catalog
 from fashionlens.store.schemas import embeddings_table_name
 
@@ -347,15 +348,6 @@ def report_to_dict(report: VideoReport) -> dict[str, Any]:
     }
 
 
-def _font(size: int) -> Any:
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
-        return ImageFont.load_default()
-
-
 class _Thumbs:
     """Square catalogue thumbnails, letterboxed on white, loaded once per image."""
 
@@ -388,7 +380,7 @@ def render_frame(frame: FrameMatches, rgb: np.ndarray, k: int, thumbs: _Thumbs, 
     from PIL import Image, ImageDraw
 
     thumb, gap, margin = thumbs.size, 8, 10
-    big, small = _font(16), _font(12)
+    big, small = default_font(16), default_font(12)
     height, width = rgb.shape[:2]
     crop_imgs = []
     for p in frame.people:
