@@ -1,0 +1,1 @@
+"""Training: one loop kit (`kit`) and one module per trainable model."""
