@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -21,14 +22,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(autouse=True)
 def fashionlens_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "fashionlens_home"
+    for var in list(os.environ):
+        if var.startswith("FASHIONLENS_"):
+            monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("FASHIONLENS_HOME", str(home))
-    for var in (
-        "FASHIONLENS_CONFIG",
-        "FASHIONLENS_BACKBONE",
-        "FASHIONLENS_BATCH_SIZE",
-        "FASHIONLENS_WEIGHTS_DIR",
-    ):
-        monkeypatch.delenv(var, raising=False)
+    # tests never need the network: every hub client is told it is offline
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "FASHIONLENS_OFFLINE"):
+        monkeypatch.setenv(var, "1")
     return home
 
 

@@ -12,7 +12,7 @@ from fashionlens.core.errors import InvalidInputError
 from fashionlens.ingest.products import read_products
 from fashionlens.models.registry import create_backbone
 from fashionlens.pipeline.attributes import stratified_split
-from fashionlens.pipeline.images import open_rgb
+from fashionlens.ingest.images import open_rgb
 from fashionlens.pipeline.text_tower import zero_shot
 
 

@@ -18,7 +18,7 @@ def colour(
 ) -> None:
     """Name the dominant colours of each image (white studio background ignored), largest share first."""
     from fashionlens.models.colour import dominant_colours
-    from fashionlens.pipeline.images import open_rgb
+    from fashionlens.ingest.images import open_rgb
 
     with common.errors(ctx):
         results = [(path, dominant_colours(open_rgb(path), k=k)) for path in images]

@@ -21,7 +21,7 @@ def zero_shot(
     """Score each image against one prompt per label; print the best labels as JSON lines."""
     from fashionlens.core.errors import InvalidInputError
     from fashionlens.models.registry import create_backbone
-    from fashionlens.pipeline.images import open_rgb
+    from fashionlens.ingest.images import open_rgb
 
     with common.errors(ctx):
         names = [label.strip() for label in labels.split(",") if label.strip()]

@@ -34,12 +34,19 @@ class Settings:
     num_threads: int = 0  # 0: let torch decide
     skip_failures: bool = True
     runtime: str = "torch"  # torch | onnx | onnx-int8: how CNN backbones run inference
+    max_image_pixels: int = 64_000_000  # images with more pixels are refused before decoding
+    max_image_bytes: int = 256 * 1024 * 1024  # files larger than this are refused unread
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1; got {self.batch_size}")
         if self.num_threads < 0:
             raise InvalidInputError(f"num_threads must be >= 0; got {self.num_threads}")
+        if self.max_image_pixels < 1 or self.max_image_bytes < 1:
+            raise InvalidInputError(
+                f"max_image_pixels and max_image_bytes must be >= 1; got "
+                f"{self.max_image_pixels}, {self.max_image_bytes}"
+            )
         if self.runtime not in RUNTIMES:
             raise InvalidInputError(f"runtime must be one of {', '.join(RUNTIMES)}; got {self.runtime!r}")
         if not self.device or not (
@@ -75,6 +82,8 @@ def _coerce(key: str, value: Any) -> Any:
         "weights_dir": Path,
         "batch_size": int,
         "num_threads": int,
+        "max_image_pixels": int,
+        "max_image_bytes": int,
         "skip_failures": bool,
         "backbone": str,
         "runtime": str,

@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.types import ImageRecord, Skipped
+from fashionlens.ingest.images import (
+    DEFAULT_LIMITS,
+    IMAGE_EXTENSIONS,
+    ImageLimits,
+    content_hash,
+    read_image_bytes,
+)
+from fashionlens.ingest.images import probe_image as _probe
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "content_hash",
+    "image_id_from_hash",
+    "make_record",
+    "probe_image",
+    "probe_progress",
+    "read_bytes",
+    "reading_limits",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +47,21 @@ def probe_progress(callback: Callable[[int], None]) -> Iterator[None]:
         _on_probe.reset(token)
 
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+_limits: contextvars.ContextVar[ImageLimits] = contextvars.ContextVar("image_limits", default=DEFAULT_LIMITS)
 
 
-def content_hash(data: bytes) -> str:
-    """sha256 hex digest of the file bytes."""
-    return hashlib.sha256(data).hexdigest()
+@contextlib.contextmanager
+def reading_limits(limits: ImageLimits) -> Iterator[None]:
+    """Readers probe images under ``limits`` (bytes and pixels) inside this block."""
+    token = _limits.set(limits)
+    try:
+        yield
+    finally:
+        _limits.reset(token)
+
+
+def current_limits() -> ImageLimits:
+    return _limits.get()
 
 
 def image_id_from_hash(digest: str) -> str:
@@ -43,36 +70,18 @@ def image_id_from_hash(digest: str) -> str:
 
 
 def read_bytes(path: Path) -> bytes:
-    """The bytes of ``path``, or `InvalidInputError` naming it (missing, unreadable)."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError as exc:
-        raise InvalidInputError(f"{path}: file not found") from exc
-    except OSError as exc:
-        raise InvalidInputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    """The bytes of a regular file (annotation, idx...), or `InvalidInputError` naming it."""
+    return read_image_bytes(path, current_limits(), allow_empty=True)
 
 
 def probe_image(path: Path) -> tuple[int, int, str]:
-    """Open and fully decode an image; return ``(width, height, content_hash)``.
+    """Fully decode an image; ``(width, height, content_hash)``, the size after EXIF rotation.
 
-    Raises `InvalidInputError` naming the file for a missing, empty, truncated or non-image file.
+    Raises `InvalidInputError` naming the file for a missing, empty, truncated, oversized,
+    special or non-image file.
     """
-    from PIL import Image, UnidentifiedImageError
-
-    data = read_bytes(path)
-    if not data:
-        raise InvalidInputError(f"{path}: empty file")
-    import io
-
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()  # full decode: catches truncated files
-            width, height = im.size
-    except UnidentifiedImageError as exc:
-        raise InvalidInputError(f"{path}: not an image") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInputError(f"{path}: corrupt or truncated image ({exc})") from exc
-    return width, height, content_hash(data)
+    probe = _probe(path, current_limits())
+    return probe.width, probe.height, probe.content_hash
 
 
 def make_record(path: Path, *, source: str, dataset: str, split: str = "unsplit") -> ImageRecord | Skipped:

@@ -151,7 +151,7 @@ def to_rgb_array(image: Any) -> np.ndarray:
     """A PIL image (any mode) or an ``(H, W)`` / ``(H, W, 3|4)`` array -> ``uint8 (H, W, 3)``.
 
     Alpha is composited over white; integer arrays must be in [0, 255], float arrays in [0, 1].
-    Files: open them with `fashionlens.pipeline.images.open_rgb` (EXIF, modes, clear errors).
+    Files: open them with `fashionlens.ingest.images.open_rgb` (EXIF, modes, clear errors).
     """
     if hasattr(image, "mode") and hasattr(image, "convert"):  # PIL, imported lazily
         if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):

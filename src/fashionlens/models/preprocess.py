@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from fashionlens.core.errors import InvalidInputError
+from fashionlens.ingest.images import to_rgb
+
+__all__ = ["preprocess_uint8", "resize_center_crop", "to_rgb"]
 
 _RESAMPLE = {
     "bilinear": Image.Resampling.BILINEAR,
@@ -22,52 +25,6 @@ _RESAMPLE = {
     "nearest": Image.Resampling.NEAREST,
     "lanczos": Image.Resampling.LANCZOS,
 }
-
-
-def to_rgb(image: Any) -> Image.Image:
-    """Return an RGB PIL image from a PIL image of any mode, an HxW[xC] uint8 array, or a path."""
-    if isinstance(image, (str, Path)):
-        try:
-            with Image.open(image) as im:
-                im.load()
-                image = im.copy() if im.mode != "P" else im.convert("RGBA")
-        except (OSError, Image.DecompressionBombError) as exc:
-            raise InvalidInputError(f"{image}: cannot read image ({exc})") from exc
-    elif isinstance(image, np.ndarray):
-        arr = image
-        if arr.dtype != np.uint8:
-            raise InvalidInputError(f"image array: expected dtype uint8; got {arr.dtype}")
-        if arr.ndim == 3 and arr.shape[2] == 1:
-            arr = arr[:, :, 0]
-        if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))):
-            raise InvalidInputError(f"image array: expected HxW, HxWx3 or HxWx4; got shape {arr.shape}")
-        image = Image.fromarray(arr)
-    if not isinstance(image, Image.Image):
-        raise InvalidInputError(f"expected a PIL image, uint8 array or path; got {type(image).__name__}")
-    if image.size[0] < 1 or image.size[1] < 1:
-        raise InvalidInputError(f"image has an empty size {image.size}")
-
-    try:
-        if image.getexif().get(0x0112, 1) != 1:  # EXIF orientation
-            image = ImageOps.exif_transpose(image)
-    except Exception:  # broken EXIF never blocks embedding
-        pass
-    mode = image.mode
-    if mode == "RGB":
-        return image
-    if mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-        mode = image.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(image, dtype=np.float32)
-        lo, hi = float(arr.min()), float(arr.max())
-        scaled = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
-        return Image.fromarray(scaled.astype(np.uint8)).convert("RGB")
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
 
 
 def resize_center_crop(

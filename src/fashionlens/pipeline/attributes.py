@@ -431,7 +431,7 @@ def predict_attributes_for_images(
     order. A path that does not exist or is not an image raises `InvalidInputError` naming it.
     """
     from fashionlens.models.registry import create_backbone, get_spec
-    from fashionlens.pipeline.images import open_rgb
+    from fashionlens.ingest.images import open_rgb
 
     if not paths:
         raise InvalidInputError("no image paths given")

@@ -92,7 +92,7 @@ def colour_descriptors(
     """``float32 (N, DIM)`` for image files, cached in ``cache_file`` (npz) by ``keys``
     (content hashes) when given. An unreadable file raises `InvalidInputError` naming it, unless
     a ``skipped`` list is given: then it is appended there and its row is NaN."""
-    from fashionlens.pipeline.images import open_rgb
+    from fashionlens.ingest.images import open_rgb
 
     if keys is not None and len(keys) != len(paths):
         raise InvalidInputError(f"expected {len(paths)} cache keys; got {len(keys)}")

@@ -12,7 +12,7 @@ from typing import Any
 from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.types import Embeddings, Skipped
 from fashionlens.models.registry import Backbone
-from fashionlens.pipeline.images import open_rgb
+from fashionlens.ingest.images import open_rgb
 from fashionlens.store.catalog import Catalog
 from fashionlens.store.schemas import embeddings_table_name
 

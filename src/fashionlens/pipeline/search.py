@@ -341,7 +341,7 @@ class Searcher:
         """Vectors of image files or catalogued image ids (files embedded in batches), and each
         one's kind. A query that is neither raises `InvalidInputError` naming it, or, given a
         ``skipped`` list, is listed there and gets ``None``."""
-        from fashionlens.pipeline.images import open_rgb
+        from fashionlens.ingest.images import open_rgb
 
         out: list[np.ndarray | None] = []
         kinds: list[str] = []

@@ -37,7 +37,7 @@ from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.segmentation import GarmentInstances, People, mask_to_rle, semantic_to_instances
 from fashionlens.core.types import Embeddings, ImageRecord, Skipped
 from fashionlens.ingest.base import content_hash, image_id_from_hash
-from fashionlens.pipeline.images import open_rgb
+from fashionlens.ingest.images import open_rgb
 from fashionlens.pipeline.people import cutout_on_white, find_people
 from fashionlens.store import schemas
 from fashionlens.store.catalog import Catalog

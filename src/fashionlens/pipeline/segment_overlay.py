@@ -8,7 +8,7 @@ import numpy as np
 
 from fashionlens.core.labels import modanet_categories
 from fashionlens.core.segmentation import GarmentInstances, People
-from fashionlens.pipeline.images import default_font
+from fashionlens.render.fonts import default_font
 
 # One colour per ModaNet category (tab20-like, fixed so overlays compare across photos).
 PALETTE: tuple[tuple[int, int, int], ...] = (

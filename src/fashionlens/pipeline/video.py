@@ -22,7 +22,7 @@ from fashionlens.core.errors import InvalidInputError, NotReadyError
 from fashionlens.ingest.video import VideoInfo, probe_video, read_video_frames, sampled_frame_count
 from fashionlens.models.person_detector import HogPersonDetector, PersonDetector, pad_xyxy
 from fashionlens.models.registry import Backbone
-from fashionlens.pipeline.images import default_font
+from fashionlens.render.fonts import default_font
 from fashionlens.store.catalog import Catalog
 from fashionlens.store.schemas import embeddings_table_name
 
@@ -361,7 +361,7 @@ class _Thumbs:
         if path not in self._cache:
             canvas = Image.new("RGB", (self.size, self.size), (255, 255, 255))
             try:
-                from fashionlens.pipeline.images import open_rgb
+                from fashionlens.ingest.images import open_rgb
 
                 im = open_rgb(path)
                 im.thumbnail((self.size, self.size))

@@ -1,0 +1,1 @@
+"""Evaluation and reports: retrieval, segmentation and COCO metrics, attribute reports, trends, export."""

@@ -1,0 +1,1 @@
+"""Every PNG the library draws: overlays, video sheets, heatmaps, confusion matrices, plots, grids."""
