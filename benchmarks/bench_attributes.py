@@ -5,7 +5,7 @@
 
 In one run, in a fresh temporary FASHIONLENS_HOME (or ``--home``, reused if it already holds the
 embeddings): ingest ``products/`` (7,597 unique photos), embed them with the frozen backbone,
-train the attribute classifier (`fashionlens.pipeline.attributes.train_attributes`, its default
+train the attribute classifier (`fashionlens.training.attributes.train_attributes`, its default
 settings) and print, per head, held-out accuracy and macro-F1 next to the target and the
 majority-class baseline. The test split (20%, stratified by articleType, seed 0) is never used
 for tuning or early stopping. Unless ``--no-colour-ablation``, the same run is repeated without
@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 
 from fashionlens.core.settings import load_settings
+from fashionlens.jobs.embed import embed_catalog
+from fashionlens.jobs.ingest import ingest
 from fashionlens.models.registry import create_backbone
-from fashionlens.pipeline.attributes import AttributeReport, train_attributes
-from fashionlens.pipeline.embed import embed_catalog
-from fashionlens.pipeline.ingest import ingest
 from fashionlens.store.catalog import Catalog
+from fashionlens.training.attributes import AttributeReport, train_attributes
 
 # held-out accuracy to beat (the figures for the product catalogue)
 TARGETS = {"articleType": 0.792, "baseColour": 0.679, "season": 0.640, "gender": 0.844}

@@ -16,11 +16,11 @@ from collections import Counter
 from pathlib import Path
 
 from fashionlens.core.settings import load_settings
+from fashionlens.jobs.embed import embed_catalog
+from fashionlens.jobs.ingest import ingest
 from fashionlens.models.registry import create_backbone
-from fashionlens.pipeline.category import held_out_split, labelled_images, train_category
-from fashionlens.pipeline.embed import embed_catalog
-from fashionlens.pipeline.ingest import ingest
 from fashionlens.store.catalog import Catalog
+from fashionlens.training.category import held_out_split, labelled_images, train_category
 
 
 def measure(name: str, path: Path | None, fmt: str, backbone_id: str, **kwargs) -> None:

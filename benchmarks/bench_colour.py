@@ -20,9 +20,9 @@ import numpy as np
 from scipy.stats import binomtest
 
 from fashionlens.core.labels import colour_group, colour_names
-from fashionlens.ingest.products import read_styles_csv
-from fashionlens.models.colour import baseline_colour, dominant_colours
 from fashionlens.ingest.images import open_rgb
+from fashionlens.ingest.products import read_styles_csv
+from fashionlens.models.colour.naming import baseline_colour, dominant_colours
 
 
 def is_held_out(product_id: str) -> bool:

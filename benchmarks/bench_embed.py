@@ -26,8 +26,8 @@ import numpy as np
 from PIL import Image
 
 from fashionlens.core.settings import DEFAULT_BACKBONE
+from fashionlens.models.backbones.torchvision_cnn import TorchvisionCNN, _split
 from fashionlens.models.registry import create_backbone
-from fashionlens.models.torchvision_cnn import TorchvisionCNN, _split
 
 DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "clothing" / "validation"
 

@@ -44,9 +44,9 @@ from PIL import Image
 
 from fashionlens.core.settings import DEFAULT_BACKBONE, load_settings
 from fashionlens.ingest.products import read_styles_csv
-from fashionlens.models import onnx_runtime as ox
+from fashionlens.models.backbones import onnx_runtime as ox
+from fashionlens.models.backbones.torchvision_cnn import TorchvisionCNN
 from fashionlens.models.registry import create_backbone
-from fashionlens.models.torchvision_cnn import TorchvisionCNN
 
 DEFAULT_PRODUCTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "products"
 

@@ -29,9 +29,9 @@ from PIL import Image
 
 from fashionlens.core.segmentation import ccp_to_semantic, mask_to_xyxy
 from fashionlens.ingest.ccp import ccp_label_names, ccp_pixel_split, load_ccp_mask
-from fashionlens.models.person_detector import HogPersonDetector, box_iou
-from fashionlens.models.unet import UNetSegmenter
-from fashionlens.pipeline.people import find_people
+from fashionlens.models.segmenters.people import find_people
+from fashionlens.models.segmenters.person_detector import HogPersonDetector, box_iou
+from fashionlens.models.segmenters.unet import UNetSegmenter
 
 DEFAULT_CCP = Path(__file__).resolve().parents[2] / "shared" / "data" / "ccp"
 
@@ -126,8 +126,8 @@ def pipeline_speed(ccp: Path, stems: list[str], segmenter: UNetSegmenter, hog: H
     import tempfile
 
     from fashionlens.ingest.base import make_record
+    from fashionlens.jobs.segment import segment_catalog
     from fashionlens.models.registry import create_backbone
-    from fashionlens.pipeline.segment import segment_catalog
     from fashionlens.store.catalog import Catalog
 
     with tempfile.TemporaryDirectory() as tmp:

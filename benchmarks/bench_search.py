@@ -33,17 +33,17 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from fashionlens.analysis.retrieval import retrieval_precision
 from fashionlens.core.settings import load_settings
 from fashionlens.core.types import l2_normalise
+from fashionlens.jobs.embed import embed_catalog
+from fashionlens.jobs.ingest import ingest
 from fashionlens.models.registry import create_backbone
-from fashionlens.pipeline.attributes import load_attribute_data, stratified_split
-from fashionlens.pipeline.embed import embed_catalog
-from fashionlens.pipeline.ingest import ingest
-from fashionlens.pipeline.search import TEXT_BACKBONE, build_search_index, search_vectors
-from fashionlens.pipeline.search_report import retrieval_precision
+from fashionlens.services.search import TEXT_BACKBONE, build_search_index, search_vectors
 from fashionlens.store import schemas
 from fashionlens.store.catalog import Catalog
 from fashionlens.store.search_table import AnnConfig, query, write_search_table
+from fashionlens.training.attributes import load_attribute_data, stratified_split
 
 IMAGE_BACKBONE = "mobilenet_v2.imagenet"
 K = 10

@@ -23,8 +23,8 @@ import numpy as np
 
 from fashionlens.core.segmentation import seg_classes
 from fashionlens.ingest.ccp import ccp_pixel_split
-from fashionlens.models.unet import UNetSegmenter, letterbox_geometry
-from fashionlens.pipeline.unet_train import SegEvalReport, evaluate_unet, preload
+from fashionlens.models.segmenters.unet import UNetSegmenter, letterbox_geometry
+from fashionlens.training.unet import SegEvalReport, evaluate_unet, preload
 
 ROOT = Path(__file__).resolve().parents[1]
 PRIOR_HW = (96, 64)

@@ -4,7 +4,7 @@
 
 Builds a catalogue of ``--products`` real product photos in a temporary FASHIONLENS_HOME (ingest +
 embed with the default backbone; not timed as part of the video), then runs
-`fashionlens.pipeline.video.match_video` on the clip: every ``--every``-th frame is decoded,
+`fashionlens.jobs.video.match_video` on the clip: every ``--every``-th frame is decoded,
 people are detected (OpenCV HOG), each crop is embedded and its top-k products retrieved
 (filtered with ``source = 'product'``). Prints frames/s processed (sampled frames over decode +
 detect + embed + search), each stage's share, seconds of video per second, and the number of
@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 
 from fashionlens.core.settings import DEFAULT_BACKBONE, Settings
-from fashionlens.models.person_detector import HogPersonDetector
+from fashionlens.jobs.embed import embed_catalog
+from fashionlens.jobs.ingest import ingest
+from fashionlens.jobs.video import VideoReport, match_video
 from fashionlens.models.registry import create_backbone
-from fashionlens.pipeline.embed import embed_catalog
-from fashionlens.pipeline.ingest import ingest
-from fashionlens.pipeline.video import VideoReport, match_video
+from fashionlens.models.segmenters.person_detector import HogPersonDetector
 from fashionlens.store.catalog import Catalog
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -21,13 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from fashionlens.core.settings import load_settings
+from fashionlens.jobs.embed import embed_catalog
+from fashionlens.jobs.ingest import ingest
+from fashionlens.models.backbones.text_tower import TextEncoder, shipped_projection_path
 from fashionlens.models.registry import create_backbone
-from fashionlens.models.text_tower import TextEncoder, shipped_projection_path
-from fashionlens.pipeline.attributes import load_attribute_data, stratified_split
-from fashionlens.pipeline.embed import embed_catalog
-from fashionlens.pipeline.ingest import ingest
-from fashionlens.pipeline.text_tower import PROMPTS, train_text_tower, zero_shot
 from fashionlens.store.catalog import Catalog
+from fashionlens.training.attributes import load_attribute_data, stratified_split
+from fashionlens.training.text_tower import PROMPTS, train_text_tower, zero_shot
 
 
 def main() -> None:

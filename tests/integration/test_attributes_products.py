@@ -17,9 +17,12 @@ import pytest
 
 from fashionlens.core.errors import InvalidInputError, NotReadyError
 from fashionlens.core.settings import Settings, load_settings
-from fashionlens.models.attributes import AttributeClassifier
+from fashionlens.jobs.embed import embed_catalog
+from fashionlens.jobs.ingest import ingest
+from fashionlens.models.heads.attributes import AttributeClassifier
 from fashionlens.models.registry import create_backbone
-from fashionlens.pipeline.attributes import (
+from fashionlens.store.catalog import Catalog
+from fashionlens.training.attributes import (
     ATTRIBUTES,
     classifier_path,
     load_attribute_data,
@@ -27,9 +30,6 @@ from fashionlens.pipeline.attributes import (
     predict_catalog_attributes,
     train_attributes,
 )
-from fashionlens.pipeline.embed import embed_catalog
-from fashionlens.pipeline.ingest import ingest
-from fashionlens.store.catalog import Catalog
 
 N_PRODUCTS = 400
 N_IMAGES = 399  # one photo of the first 400 rows is listed twice (same bytes): one image_id
@@ -101,7 +101,7 @@ def test_predict_image_files_matches_stored_embeddings(
     records = predict_attributes_for_images(paths, settings)
     assert len(records) == 3
     classifier = AttributeClassifier.load(classifier_path(settings, BACKBONE))
-    from fashionlens.pipeline.attributes import colour_features_for
+    from fashionlens.training.attributes import colour_features_for
 
     stored = classifier.predict(
         catalog.embeddings(BACKBONE, [r["image_id"] for r in images]).vectors,

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fashionlens.models.backbones.torchvision_cnn import TorchvisionCNN
 from fashionlens.models.registry import create_backbone
-from fashionlens.models.torchvision_cnn import TorchvisionCNN
 
 PER_CLASS = 15
 MIN_1NN_ACCURACY = 0.46  # measured 0.562; threshold = measured - 10 points

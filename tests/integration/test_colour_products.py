@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from fashionlens.core.labels import colour_group
-from fashionlens.ingest.products import read_styles_csv
-from fashionlens.models.colour import baseline_colour, dominant_colours
 from fashionlens.ingest.images import open_rgb
+from fashionlens.ingest.products import read_styles_csv
+from fashionlens.models.colour.naming import baseline_colour, dominant_colours
 
 IDS = {
     "black": [12732, 17416, 13284, 11143, 12994, 19918, 12507, 14867, 13884, 10259, 16992, 10408],

@@ -13,7 +13,7 @@ pytest.importorskip("pycocotools")
 from fashionlens.core.segmentation import GARMENT_OFFSET, ccp_to_semantic  # noqa: E402
 from fashionlens.ingest.ccp import PIXEL_DIR, ccp_label_names, load_ccp_mask  # noqa: E402
 from fashionlens.ingest.ccp_coco import write_ccp_coco  # noqa: E402
-from fashionlens.pipeline.maskrcnn_train import CocoInstanceDataset, evaluate_maskrcnn, train_maskrcnn  # noqa: E402
+from fashionlens.training.maskrcnn import CocoInstanceDataset, evaluate_maskrcnn, train_maskrcnn  # noqa: E402
 
 
 @pytest.fixture(scope="module")

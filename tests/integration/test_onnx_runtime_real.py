@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashionlens.models import onnx_runtime as ox
+from fashionlens.models.backbones import onnx_runtime as ox
+from fashionlens.models.backbones.torchvision_cnn import TorchvisionCNN
 from fashionlens.models.registry import create_backbone
-from fashionlens.models.torchvision_cnn import TorchvisionCNN
 from fashionlens.store.schemas import embeddings_table_name
 
 NAME = "mobilenet_v2.imagenet"
@@ -124,7 +124,7 @@ def test_corrupt_cache_is_detected_and_rebuilt(
         record = json.loads(meta.read_text())
         record.update(size=path.stat().st_size, sha256=ox.file_sha256(path))
         meta.write_text(json.dumps(record))
-    with caplog.at_level(logging.WARNING, logger="fashionlens.models.onnx_runtime"):
+    with caplog.at_level(logging.WARNING, logger="fashionlens.models.backbones.onnx_runtime"):
         again = _onnx()
         vectors = again.embed(photos[:4])
     assert "unusable" in caplog.text and "rebuilding" in caplog.text

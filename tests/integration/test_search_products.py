@@ -13,21 +13,21 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from fashionlens.analysis.retrieval import retrieval_precision
 from fashionlens.cli import common
 from fashionlens.cli.search import search_app
 from fashionlens.core.settings import Settings, load_settings
 from fashionlens.core.types import l2_normalise
 from fashionlens.ingest.ccp import read_ccp
 from fashionlens.ingest.products import read_products
+from fashionlens.jobs.embed import embed_catalog
 from fashionlens.models.registry import create_backbone
-from fashionlens.pipeline.embed import embed_catalog
-from fashionlens.pipeline.search import (
+from fashionlens.services.search import (
     TEXT_BACKBONE,
     Searcher,
     SearchFilters,
     build_search_index,
 )
-from fashionlens.pipeline.search_report import retrieval_precision
 from fashionlens.store import schemas
 from fashionlens.store.catalog import Catalog, Prediction
 from fashionlens.store.search_table import AnnConfig, query, write_search_table

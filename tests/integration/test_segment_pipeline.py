@@ -19,7 +19,7 @@ from PIL import Image
 from fashionlens.core.segmentation import ccp_to_semantic, rle_to_mask, semantic_to_instances
 from fashionlens.ingest.ccp import ccp_label_names, load_ccp_mask
 from fashionlens.ingest.folder import read_folder
-from fashionlens.pipeline.segment import PEOPLE_DATASET, segment_catalog
+from fashionlens.jobs.segment import PEOPLE_DATASET, segment_catalog
 from fashionlens.store.catalog import Catalog
 
 STEMS = ("0005", "0010")

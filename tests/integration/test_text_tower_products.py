@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from fashionlens.core.errors import InvalidInputError
+from fashionlens.ingest.images import open_rgb
 from fashionlens.ingest.products import read_products
 from fashionlens.models.registry import create_backbone
-from fashionlens.pipeline.attributes import stratified_split
-from fashionlens.ingest.images import open_rgb
-from fashionlens.pipeline.text_tower import zero_shot
+from fashionlens.training.attributes import stratified_split
+from fashionlens.training.text_tower import zero_shot
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ pytest.importorskip("torch")
 
 from fashionlens.core.segmentation import seg_classes
 from fashionlens.ingest.ccp import ccp_label_names, ccp_pixel_split
-from fashionlens.models.unet import SHIPPED_CARD, SHIPPED_WEIGHTS, UNetSegmenter
-from fashionlens.pipeline.unet_train import evaluate_unet, load_ccp_pair
+from fashionlens.models.segmenters.unet import SHIPPED_CARD, SHIPPED_WEIGHTS, UNetSegmenter
+from fashionlens.training.unet import evaluate_unet, load_ccp_pair
 
 N_PHOTOS = 16
 MIN_PERSON_IOU = 0.89  # measured 0.938

@@ -24,11 +24,11 @@ from fashionlens.cli.video import video
 from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.settings import Settings
 from fashionlens.ingest.video import probe_video, read_video, read_video_frames, sampled_frame_count
-from fashionlens.models.person_detector import box_iou
+from fashionlens.jobs.embed import embed_catalog
+from fashionlens.jobs.ingest import ingest
+from fashionlens.jobs.video import CSV_COLUMNS, VideoReport, match_video, write_video_report
 from fashionlens.models.registry import Backbone, create_backbone
-from fashionlens.pipeline.embed import embed_catalog
-from fashionlens.pipeline.ingest import ingest
-from fashionlens.pipeline.video import CSV_COLUMNS, VideoReport, match_video, write_video_report
+from fashionlens.models.segmenters.person_detector import box_iou
 from fashionlens.store.catalog import Catalog
 
 EVERY, K = 90, 3

@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 
 from fashionlens.core.errors import InvalidInputError, NotReadyError
-from fashionlens.models.attributes import (
+from fashionlens.models.colour.features import DIM, colour_descriptor, rgb_to_lab
+from fashionlens.models.heads.attributes import (
     MISSING,
     AttributeClassifier,
     AttributeConfig,
@@ -20,9 +21,8 @@ from fashionlens.models.attributes import (
     class_weights,
     masked_loss,
 )
-from fashionlens.pipeline import attributes_train as trainer
-from fashionlens.pipeline.attributes import build_encoders, stratified_split, target_label
-from fashionlens.pipeline.colour_features import DIM, colour_descriptor, rgb_to_lab
+from fashionlens.training import attributes_fit as trainer
+from fashionlens.training.attributes import build_encoders, stratified_split, target_label
 
 
 def l2(x: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from fashionlens.cli.colour import colour
 from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.labels import colour_names
-from fashionlens.models.colour import (
+from fashionlens.models.colour.naming import (
     ColourShare,
     baseline_colour,
     dominant_colours,

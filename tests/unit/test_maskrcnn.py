@@ -18,8 +18,8 @@ from PIL import Image  # noqa: E402
 from fashionlens.core.errors import WeightsNotFoundError  # noqa: E402
 from fashionlens.core.segmentation import GarmentInstances  # noqa: E402
 from fashionlens.ingest.ccp_coco import coco_categories, mask_to_rle  # noqa: E402
-from fashionlens.models.maskrcnn import ARCHS, NUM_CLASSES, MaskRCNNSegmenter, build_maskrcnn  # noqa: E402
-from fashionlens.pipeline.maskrcnn_train import (  # noqa: E402
+from fashionlens.models.segmenters.maskrcnn import ARCHS, NUM_CLASSES, MaskRCNNSegmenter, build_maskrcnn  # noqa: E402
+from fashionlens.training.maskrcnn import (  # noqa: E402
     CocoInstanceDataset,
     category_mapping,
     collate,

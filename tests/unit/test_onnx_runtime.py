@@ -14,14 +14,14 @@ import pytest
 from PIL import Image
 
 from fashionlens.core.errors import InvalidInputError, MissingDependencyError
-from fashionlens.models import onnx_runtime as ox
+from fashionlens.models.backbones import onnx_runtime as ox
+from fashionlens.models.backbones.torchvision_cnn import SPECS, TorchvisionCNN
 from fashionlens.models.registry import backbone_runtimes, create_backbone, parse_model_id
-from fashionlens.models.torchvision_cnn import SPECS, TorchvisionCNN
 
 
 def test_import_is_cheap() -> None:
     code = (
-        "import sys, fashionlens.models.onnx_runtime\n"
+        "import sys, fashionlens.models.backbones.onnx_runtime\n"
         "heavy = {'torch', 'onnx', 'onnxruntime'} & set(sys.modules)\n"
         "assert not heavy, heavy"
     )

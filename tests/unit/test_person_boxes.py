@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fashionlens.core.errors import InvalidInputError
-from fashionlens.models.person_detector import (
+from fashionlens.models.segmenters.person_detector import (
     HogPersonDetector,
     PersonBoxes,
     box_iou,

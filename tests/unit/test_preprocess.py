@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from fashionlens.core.errors import InvalidInputError
-from fashionlens.models.preprocess import preprocess_uint8, resize_center_crop, to_rgb
+from fashionlens.models.backbones.preprocess import preprocess_uint8, resize_center_crop, to_rgb
 
 
 def _palette_with_transparency() -> Image.Image:

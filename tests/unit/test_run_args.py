@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from fashionlens.pipeline.run import parse_source_path
+from fashionlens.jobs.run import parse_source_path
 
 
 @pytest.mark.parametrize(

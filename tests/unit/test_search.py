@@ -9,10 +9,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from fashionlens.analysis.retrieval import cosine_distances, precision_at_k
 from fashionlens.cli.search import search_app
 from fashionlens.core.errors import InvalidInputError
-from fashionlens.pipeline.search import SearchFilters, read_queries
-from fashionlens.pipeline.search_report import cosine_distances, precision_at_k
+from fashionlens.services.search import SearchFilters, read_queries
 from fashionlens.store.schemas import search_table_name
 from fashionlens.store.search_table import AnnConfig, sql_literal, where_clause
 

@@ -21,7 +21,7 @@ from fashionlens.core.segmentation import (
     seg_classes,
     semantic_to_instances,
 )
-from fashionlens.pipeline.people import cutout_on_white, find_people
+from fashionlens.models.segmenters.people import cutout_on_white, find_people
 
 DRESS = GARMENT_OFFSET + modanet_categories().index("dress")
 BAG = GARMENT_OFFSET + modanet_categories().index("bag")

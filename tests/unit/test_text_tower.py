@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from fashionlens.core.errors import InvalidInputError, WeightsNotFoundError
-from fashionlens.models.text_tower import Projection
-from fashionlens.pipeline.text_tower import captions_for
+from fashionlens.models.backbones.text_tower import Projection
+from fashionlens.training.text_tower import captions_for
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from fashionlens.core.errors import InvalidInputError, WeightsNotFoundError  # noqa: E402
 from fashionlens.core.segmentation import seg_classes  # noqa: E402
-from fashionlens.models.unet import (  # noqa: E402
+from fashionlens.models.segmenters.unet import (  # noqa: E402
     UNetSegmenter,
     build_unet,
     dice_bce_loss,
@@ -128,7 +128,7 @@ def test_predict_rejects_bad_images(random_segmenter: UNetSegmenter, bad: np.nda
 
 def test_missing_weights_file_names_the_command(tmp_path: Path) -> None:
     seg = UNetSegmenter(weights=tmp_path / "nope.pt")
-    with pytest.raises(WeightsNotFoundError, match="unet_train"):
+    with pytest.raises(WeightsNotFoundError, match="segment train-unet"):
         seg.setup()
 
 
@@ -152,7 +152,7 @@ def test_checkpoint_round_trip_fp16(tmp_path: Path) -> None:
 
 
 def test_fold_batchnorm_is_exact() -> None:
-    from fashionlens.models.unet import fold_batchnorm
+    from fashionlens.models.segmenters.unet import fold_batchnorm
 
     model = build_unet().eval()
     gen = torch.Generator().manual_seed(0)
@@ -169,7 +169,7 @@ def test_fold_batchnorm_is_exact() -> None:
 
 
 def test_augmentation_moves_image_and_mask_together() -> None:
-    from fashionlens.pipeline.unet_train import augment_batch
+    from fashionlens.training.unet import augment_batch
 
     h, w = 96, 64
     mask = torch.zeros(4, h, w, dtype=torch.long)
@@ -200,7 +200,7 @@ def test_augmentation_moves_image_and_mask_together() -> None:
     ],
 )
 def test_tiles_cover_wide_images_at_the_input_aspect(size_hw: tuple[int, int], expected: list) -> None:
-    from fashionlens.models.unet import tiles_x
+    from fashionlens.models.segmenters.unet import tiles_x
 
     tiles = tiles_x(size_hw, (336, 224))
     assert tiles == expected
@@ -215,7 +215,7 @@ def test_wide_image_prediction_is_tiled_and_full_size(random_segmenter: UNetSegm
 
 
 def test_tile_weights_fade_only_at_inner_edges() -> None:
-    from fashionlens.models.unet import tile_weights
+    from fashionlens.models.segmenters.unet import tile_weights
 
     left = tile_weights(0, 8, 20)  # image's left edge: full weight there, fades to the right
     assert left[0] == 1.0 and left[-1] < 0.6 and (np.diff(left) <= 0).all()

@@ -17,8 +17,8 @@ def colour(
     json_out: bool = typer.Option(False, "--json-out", help="Print JSON instead of one line per image."),
 ) -> None:
     """Name the dominant colours of each image (white studio background ignored), largest share first."""
-    from fashionlens.models.colour import dominant_colours
     from fashionlens.ingest.images import open_rgb
+    from fashionlens.models.colour.naming import dominant_colours
 
     with common.errors(ctx):
         results = [(path, dominant_colours(open_rgb(path), k=k)) for path in images]

@@ -14,7 +14,7 @@ def embed(
     split: str | None = typer.Option(None, help="Only images of this split."),
 ) -> None:
     """Extract L2-normalised embeddings for the catalogue (idempotent by content hash + model id)."""
-    from fashionlens.pipeline.embed import embed_catalog
+    from fashionlens.jobs.embed import embed_catalog
     from fashionlens.store.catalog import Catalog
 
     with common.errors(ctx):

@@ -17,7 +17,7 @@ def export(
     ),
 ) -> None:
     """Write image_id,source,original_dataset,image_path,feature_row,pred_category,... (+ features .npy)."""
-    from fashionlens.pipeline.export import export_enriched
+    from fashionlens.analysis.export import export_enriched
     from fashionlens.store.catalog import Catalog
 
     with common.errors(ctx):

@@ -17,7 +17,7 @@ SOURCE_HELP = "runway | street | product | wardrobe | video"
 
 def _ingest(ctx: typer.Context, path: Path | None, fmt: str, **kwargs: Any) -> None:
     from fashionlens.ingest.base import probe_progress
-    from fashionlens.pipeline.ingest import ingest
+    from fashionlens.jobs.ingest import ingest
     from fashionlens.store.catalog import Catalog
 
     with common.errors(ctx):

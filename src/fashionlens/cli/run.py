@@ -22,7 +22,7 @@ def run(
 ) -> None:
     """Ingest -> embed -> train category -> predict -> export the enriched CSV."""
     from fashionlens.ingest.base import probe_progress
-    from fashionlens.pipeline.run import run_main_job
+    from fashionlens.jobs.run import run_main_job
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()

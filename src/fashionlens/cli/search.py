@@ -50,13 +50,13 @@ KOpt = typer.Option(10, "--k", "-k", min=1, help="How many results.")
 
 
 def _filters(source: str | None, split: str | None, category: str | None, colour: str | None) -> Any:
-    from fashionlens.pipeline.search import SearchFilters
+    from fashionlens.services.search import SearchFilters
 
     return SearchFilters(source=source, split=split, category=category, colour=colour)
 
 
 def _model(ctx: typer.Context, backbone: str | None, *, text: bool) -> tuple[Any, str]:
-    from fashionlens.pipeline.search import default_model
+    from fashionlens.services.search import default_model
 
     cli = common.state(ctx)
     settings = cli.settings()
@@ -111,7 +111,7 @@ def search_query(
 ) -> None:
     """Top-k images closest to IMAGE or --text, with scores and metadata."""
     from fashionlens.core.errors import InvalidInputError
-    from fashionlens.pipeline.search import Searcher
+    from fashionlens.services.search import Searcher
     from fashionlens.store.catalog import Catalog
 
     with common.errors(ctx):
@@ -143,7 +143,7 @@ def search_index(
     force: bool = typer.Option(False, "--force", help="Rewrite even if nothing changed."),
 ) -> None:
     """Build or refresh the search table of one embedding space (idempotent)."""
-    from fashionlens.pipeline.search import build_search_index
+    from fashionlens.services.search import build_search_index
     from fashionlens.store.catalog import Catalog
     from fashionlens.store.search_table import AnnConfig
 
@@ -180,13 +180,13 @@ def search_batch(
     save: bool = typer.Option(False, "--save", help="Also upsert the results into the search_results table."),
 ) -> None:
     """Search every query of a folder or list; write query, rank, image_id, score, path (+ metadata)."""
-    from fashionlens.pipeline.search import (
+    from fashionlens.services.search import (
         Searcher,
         read_queries,
         save_results,
         write_results,
     )
-    from fashionlens.pipeline.search import search_batch as run_batch
+    from fashionlens.services.search import search_batch as run_batch
     from fashionlens.store.catalog import Catalog
 
     with common.errors(ctx):
@@ -224,8 +224,8 @@ def search_heatmap(
     labels: str = typer.Option("auto", help="auto (articleType, else file name), article_type, file or id."),
 ) -> None:
     """Pairwise cosine-distance heatmap of the given images, saved as PNG."""
-    from fashionlens.pipeline.search import Searcher
-    from fashionlens.pipeline.search_report import distance_heatmap, heatmap_inputs
+    from fashionlens.analysis.retrieval import distance_heatmap, heatmap_inputs
+    from fashionlens.services.search import Searcher
     from fashionlens.store.catalog import Catalog
 
     with common.errors(ctx):
@@ -246,8 +246,8 @@ def search_eval(
     ),
 ) -> None:
     """Precision@1/5/10 by articleType on the held-out products (image->image and text->image)."""
-    from fashionlens.pipeline.search import resolve_model_id
-    from fashionlens.pipeline.search_report import retrieval_precision
+    from fashionlens.analysis.retrieval import retrieval_precision
+    from fashionlens.services.search import resolve_model_id
     from fashionlens.store.catalog import Catalog
 
     with common.errors(ctx):

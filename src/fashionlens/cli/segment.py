@@ -29,9 +29,9 @@ def _where(source: str | None, split: str | None, where: str | None) -> str | No
 def _run(ctx: typer.Context, task: str, opts: dict[str, Any]) -> None:
     from fashionlens.core.errors import InvalidInputError
     from fashionlens.core.types import SOURCES
-    from fashionlens.models.person_detector import HogPersonDetector
-    from fashionlens.models.unet import UNetSegmenter
-    from fashionlens.pipeline.segment import segment_catalog
+    from fashionlens.jobs.segment import segment_catalog
+    from fashionlens.models.segmenters.person_detector import HogPersonDetector
+    from fashionlens.models.segmenters.unet import UNetSegmenter
     from fashionlens.store.catalog import Catalog
 
     with common.errors(ctx):
@@ -48,7 +48,7 @@ def _run(ctx: typer.Context, task: str, opts: dict[str, Any]) -> None:
         segmenter.setup()  # a missing or broken weights file fails here, before any work
         instances = None
         if opts.get("maskrcnn"):
-            from fashionlens.models.maskrcnn import MaskRCNNSegmenter
+            from fashionlens.models.segmenters.maskrcnn import MaskRCNNSegmenter
 
             instances = MaskRCNNSegmenter(opts["maskrcnn"])
             instances.setup()
@@ -193,7 +193,7 @@ def train_unet_cmd(
     evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate", help="Score the 200 held-out photos."),
 ) -> None:
     """Train the U-Net (Dice + BCE) on CCP's training photos; report IoU on the 200 held-out ones."""
-    from fashionlens.pipeline.unet_train import train_unet
+    from fashionlens.training.unet import train_unet
 
     with common.errors(ctx):
         with common.progress_bar("train U-Net (steps)") as (on_start, advance):
@@ -216,8 +216,8 @@ def evaluate_unet_cmd(
 ) -> None:
     """Per-class IoU, garment mIoU and person IoU on CCP's held-out photos."""
     from fashionlens.ingest.ccp import ccp_pixel_split
-    from fashionlens.models.unet import UNetSegmenter
-    from fashionlens.pipeline.unet_train import evaluate_unet
+    from fashionlens.models.segmenters.unet import UNetSegmenter
+    from fashionlens.training.unet import evaluate_unet
 
     with common.errors(ctx):
         _, test = ccp_pixel_split(ccp)
@@ -250,7 +250,7 @@ def train_maskrcnn_cmd(
     seed: int = typer.Option(0),
 ) -> None:
     """Fine-tune Mask R-CNN on COCO-format garments; checkpoint every epoch; COCO box + mask AP."""
-    from fashionlens.pipeline.maskrcnn_train import train_maskrcnn
+    from fashionlens.training.maskrcnn import train_maskrcnn
 
     with common.errors(ctx):
         with common.progress_bar("train Mask R-CNN (iterations)") as (on_start, advance):
@@ -273,7 +273,7 @@ def evaluate_maskrcnn_cmd(
     limit: int | None = typer.Option(None, min=1),
 ) -> None:
     """COCO box and mask AP / AP50 of a checkpoint (pycocotools)."""
-    from fashionlens.pipeline.maskrcnn_train import evaluate_maskrcnn
+    from fashionlens.training.maskrcnn import evaluate_maskrcnn
 
     with common.errors(ctx):
         result = evaluate_maskrcnn(checkpoint, coco_json, limit=limit)

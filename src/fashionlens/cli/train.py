@@ -22,8 +22,8 @@ def category(
     c: float = typer.Option(1.0, "--C", help="Inverse regularisation strength."),
 ) -> None:
     """Coarse garment category (dress, outerwear, top+bottom, ...) by logistic regression."""
-    from fashionlens.pipeline.category import train_category
     from fashionlens.store.catalog import Catalog
+    from fashionlens.training.category import train_category
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()
@@ -71,8 +71,8 @@ def attributes(
 ) -> None:
     """Product attributes (articleType, colour group, season, gender, usage): one MLP, five heads."""
     from fashionlens.core.errors import InvalidInputError
-    from fashionlens.pipeline.attributes import ATTRIBUTES, train_attributes
     from fashionlens.store.catalog import Catalog
+    from fashionlens.training.attributes import ATTRIBUTES, train_attributes
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()
@@ -126,8 +126,8 @@ def text_tower(
     out: Path | None = typer.Option(None, help="Where to write the projection (.npz)."),
 ) -> None:
     """Align image features with MiniLM text (the offline text tower) on catalogued products."""
-    from fashionlens.pipeline.text_tower import train_text_tower
     from fashionlens.store.catalog import Catalog
+    from fashionlens.training.text_tower import train_text_tower
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()

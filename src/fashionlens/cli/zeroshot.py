@@ -20,8 +20,8 @@ def zero_shot(
 ) -> None:
     """Score each image against one prompt per label; print the best labels as JSON lines."""
     from fashionlens.core.errors import InvalidInputError
-    from fashionlens.models.registry import create_backbone
     from fashionlens.ingest.images import open_rgb
+    from fashionlens.models.registry import create_backbone
 
     with common.errors(ctx):
         names = [label.strip() for label in labels.split(",") if label.strip()]

@@ -116,9 +116,9 @@ BackboneFactory = Callable[..., Backbone]
 _REGISTRY: dict[str, tuple[BackboneSpec, BackboneFactory]] = {}
 # Modules that register backbones when imported (kept lazy so `import fashionlens` stays cheap).
 _BACKBONE_MODULES = (
-    "fashionlens.models.torchvision_cnn",
-    "fashionlens.models.clip",
-    "fashionlens.models.text_tower",
+    "fashionlens.models.backbones.torchvision_cnn",
+    "fashionlens.models.backbones.clip",
+    "fashionlens.models.backbones.text_tower",
 )
 
 

@@ -28,7 +28,9 @@ CHECKPOINT_FORMAT = "fashionlens-checkpoint/1"
 def warmup_cosine(warmup_steps: int, total_steps: int, floor: float = 0.0) -> Callable[[int], float]:
     """LR factor for step ``step``: ``(step + 1) / warmup`` during warm-up, then cosine to ``floor``."""
     if warmup_steps < 0 or total_steps < 1:
-        raise InvalidInputError(f"schedule: need warmup >= 0 and total >= 1; got {warmup_steps}, {total_steps}")
+        raise InvalidInputError(
+            f"schedule: need warmup >= 0 and total >= 1; got {warmup_steps}, {total_steps}"
+        )
 
     def factor(step: int) -> float:
         if step < warmup_steps:

@@ -13,7 +13,7 @@ original resolution (see `SegEvalReport`). `write_card` records both next to the
 
 Reproduce the shipped model::
 
-    python -m fashionlens.pipeline.unet_train --ccp ../shared/data/ccp \
+    python -m fashionlens.training.unet --ccp ../shared/data/ccp \
         --out src/fashionlens/models/shipped/unet_mobilenet_v2.ccp.pt --epochs N ...
 """
 
@@ -132,7 +132,7 @@ def load_ccp_pair(root: Path, stem: str, label_names: Sequence[str]) -> tuple[np
 
 def preload(root: Path, stems: Sequence[str], input_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Letterboxed ``uint8 (N, h, w, 3)`` photos and ``uint8 (N, h, w)`` masks of ``stems``."""
-    from fashionlens.models.unet import letterbox_image, letterbox_mask
+    from fashionlens.models.segmenters.unet import letterbox_image, letterbox_mask
 
     names = ccp_label_names(root)
     images = np.empty((len(stems), *input_hw, 3), dtype=np.uint8)
@@ -156,7 +156,7 @@ def augment_batch(images: Any, masks: Any, generator: Any) -> tuple[Any, Any]:
         return lo + (hi - lo) * torch.rand(size, generator=g)
 
     # colour jitter on the de-normalised image, then re-normalise
-    from fashionlens.models.unet import IMAGENET_MEAN, IMAGENET_STD
+    from fashionlens.models.segmenters.unet import IMAGENET_MEAN, IMAGENET_STD
 
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
@@ -210,7 +210,13 @@ def train_unet(
     subsamples the training stems (seeded). ``evaluate`` scores the result on the 200 held-out
     photos. ``progress.on_start(total)`` gets the number of training steps, ``advance(n)`` steps."""
     torch = require("torch")
-    from fashionlens.models.unet import MODEL_ID, UNetSegmenter, build_unet, dice_bce_loss, normalise
+    from fashionlens.models.segmenters.unet import (
+        MODEL_ID,
+        UNetSegmenter,
+        build_unet,
+        dice_bce_loss,
+        normalise,
+    )
 
     root = Path(ccp_root)
     out = Path(out_path)
@@ -458,7 +464,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     import shlex
     import sys
 
-    ap = argparse.ArgumentParser(prog="python -m fashionlens.pipeline.unet_train", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m fashionlens.training.unet", description=__doc__)
     ap.add_argument("--ccp", required=True, type=Path, help="CCP root (photos/, annotations/)")
     ap.add_argument("--out", required=True, type=Path, help="fp16 weights file to write (.pt)")
     ap.add_argument("--epochs", type=int, default=8)
@@ -490,7 +496,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         evaluate=not args.no_eval,
     )
-    command = "python -m fashionlens.pipeline.unet_train " + shlex.join(
+    command = "python -m fashionlens.training.unet " + shlex.join(
         sys.argv[1:] if argv is None else list(argv)
     )
     card_path = args.card or args.out.with_suffix(".json")

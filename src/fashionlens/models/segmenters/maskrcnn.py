@@ -18,7 +18,7 @@ Two architectures (`ARCHS`):
 ``weights=None`` is a random init, meant for smoke tests only. Labels are 1..num_classes-1 =
 ModaNet index + 1; 0 is background.
 
-`MaskRCNNSegmenter` loads a checkpoint written by `fashionlens.pipeline.maskrcnn_train` and returns
+`MaskRCNNSegmenter` loads a checkpoint written by `fashionlens.training.maskrcnn` and returns
 `GarmentInstances` per image.
 """
 

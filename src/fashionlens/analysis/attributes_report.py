@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from fashionlens.models.attributes import AttributeClassifier
-    from fashionlens.pipeline.attributes import AttributeData
+    from fashionlens.models.heads.attributes import AttributeClassifier
+    from fashionlens.training.attributes import AttributeData
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ Reproduce the CCP run (CPU, 1 torch thread, ~55 min on a shared 2-core machine):
 
     python -c "from fashionlens.ingest.ccp_coco import write_ccp_coco; \
 write_ccp_coco('../shared/data/ccp', 'runs/ccp_coco')"
-    python -m fashionlens.pipeline.maskrcnn_train --train-json runs/ccp_coco/train/_annotations.coco.json \
+    python -m fashionlens.training.maskrcnn --train-json runs/ccp_coco/train/_annotations.coco.json \
         --out runs/maskrcnn_ccp_mnv2.pt --arch maskrcnn_mobilenet_v2_fpn --epochs 3 --fraction 0.75 \
         --batch-size 2 --lr 0.01 --optimizer sgd --min-size 320 --max-size 512 --num-threads 1 --seed 0
-    python -m fashionlens.pipeline.maskrcnn_train --eval-only --out runs/maskrcnn_ccp_mnv2.pt \
+    python -m fashionlens.training.maskrcnn --eval-only --out runs/maskrcnn_ccp_mnv2.pt \
         --eval-json runs/ccp_coco/test/_annotations.coco.json --num-threads 1
 """
 
@@ -254,7 +254,7 @@ def train_maskrcnn(
     iterations per epoch (smoke tests). ``progress`` gets a dict per iteration. Returns a report.
     """
     torch = require("torch")
-    from fashionlens.models.maskrcnn import build_maskrcnn, load_checkpoint
+    from fashionlens.models.segmenters.maskrcnn import build_maskrcnn, load_checkpoint
 
     if optimizer not in ("sgd", "adamw"):
         raise InvalidInputError(f"optimizer must be sgd or adamw; got {optimizer!r}")
@@ -395,7 +395,7 @@ def train_maskrcnn(
         "history": history,
     }
     if eval_json is not None:
-        from fashionlens.models.maskrcnn import MaskRCNNSegmenter
+        from fashionlens.models.segmenters.maskrcnn import MaskRCNNSegmenter
 
         seg = MaskRCNNSegmenter.from_model(model, config, score_threshold=0.05)
         report["eval"] = evaluate_maskrcnn(seg, eval_json, None, limit=eval_limit)
@@ -429,7 +429,7 @@ def evaluate_maskrcnn(
     from PIL import Image
 
     from fashionlens.ingest.ccp_coco import coco_categories, mask_to_rle
-    from fashionlens.models.maskrcnn import MaskRCNNSegmenter
+    from fashionlens.models.segmenters.maskrcnn import MaskRCNNSegmenter
 
     seg = segmenter_or_checkpoint
     if not isinstance(seg, MaskRCNNSegmenter):
@@ -487,7 +487,7 @@ def evaluate_maskrcnn(
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m fashionlens.pipeline.maskrcnn_train", description=__doc__.split("\n")[0]
+        prog="python -m fashionlens.training.maskrcnn", description=__doc__.split("\n")[0]
     )
     p.add_argument("--train-json", type=Path, help="COCO instances json to train on")
     p.add_argument(

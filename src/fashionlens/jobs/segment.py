@@ -38,7 +38,7 @@ from fashionlens.core.segmentation import GarmentInstances, People, mask_to_rle,
 from fashionlens.core.types import Embeddings, ImageRecord, Skipped
 from fashionlens.ingest.base import content_hash, image_id_from_hash
 from fashionlens.ingest.images import open_rgb
-from fashionlens.pipeline.people import cutout_on_white, find_people
+from fashionlens.models.segmenters.people import cutout_on_white, find_people
 from fashionlens.store import schemas
 from fashionlens.store.catalog import Catalog
 from fashionlens.store.search_table import sql_literal
@@ -169,7 +169,7 @@ def _people_rows(
 def _garment_rows(
     photo: _Photo, garments: GarmentInstances, people: People, segmenter_id: str, crop_dir: Path
 ) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
-    from fashionlens.models.colour import dominant_colours
+    from fashionlens.models.colour.naming import dominant_colours
 
     rows, crops = [], []
     image_id = photo.row["image_id"]
@@ -302,7 +302,7 @@ def _segment_batch(
     out_dir: Path,
     report: SegmentReport,
 ) -> None:
-    from fashionlens.pipeline.segment_overlay import render_overlay
+    from fashionlens.render.overlay import render_overlay
 
     maps = segmenter.predict([p.rgb for p in photos])
     inst = instances.predict([p.rgb for p in photos]) if task == "garments" and instances else None

@@ -1,6 +1,6 @@
 """Product attributes (articleType, colour group, season, gender, usage) from frozen embeddings.
 
-`train_attributes` fits `fashionlens.models.attributes.AttributeClassifier` on the stored
+`train_attributes` fits `fashionlens.models.heads.attributes.AttributeClassifier` on the stored
 embeddings of one backbone and the catalogue's per-image attribute labels (``styles.csv`` columns):
 
 * a held-out test split, stratified by articleType (classes with fewer than
@@ -33,14 +33,14 @@ from typing import Any
 
 import numpy as np
 
+from fashionlens.analysis.attributes_report import HeadReport, evaluate_heads, write_report
 from fashionlens.core.errors import InvalidInputError, NotReadyError
 from fashionlens.core.labels import colour_group
 from fashionlens.core.settings import Settings
 from fashionlens.core.types import Skipped
-from fashionlens.models.attributes import AttributeClassifier, AttributeConfig, LabelEncoder
-from fashionlens.pipeline import attributes_train as trainer
-from fashionlens.pipeline.attributes_report import HeadReport, evaluate_heads, write_report
+from fashionlens.models.heads.attributes import AttributeClassifier, AttributeConfig, LabelEncoder
 from fashionlens.store.catalog import Catalog, Prediction
+from fashionlens.training import attributes_fit as trainer
 
 logger = logging.getLogger(__name__)
 
@@ -373,7 +373,7 @@ def train_attributes(
 
 
 def _colour_feature_id() -> str:
-    from fashionlens.pipeline.colour_features import FEATURE_ID
+    from fashionlens.models.colour.features import FEATURE_ID
 
     return FEATURE_ID
 
@@ -386,7 +386,7 @@ def colour_features_for(
 ) -> np.ndarray:
     """Colour descriptors of image files, cached under ``settings.cache_dir`` by content hash.
     With a ``skipped`` list, an unreadable file is listed there and its row is NaN."""
-    from fashionlens.pipeline.colour_features import FEATURE_ID, colour_descriptors
+    from fashionlens.models.colour.features import FEATURE_ID, colour_descriptors
 
     cache = settings.cache_dir / "attributes" / f"{FEATURE_ID}.npz" if hashes is not None else None
     return colour_descriptors(paths, hashes, cache, skipped=skipped)
@@ -430,8 +430,8 @@ def predict_attributes_for_images(
     Returns one ``{"predictions": {attr: label}, "confidences": {attr: float}}`` per path, in
     order. A path that does not exist or is not an image raises `InvalidInputError` naming it.
     """
-    from fashionlens.models.registry import create_backbone, get_spec
     from fashionlens.ingest.images import open_rgb
+    from fashionlens.models.registry import create_backbone, get_spec
 
     if not paths:
         raise InvalidInputError("no image paths given")

@@ -11,7 +11,7 @@ Inference is batched, runs under ``torch.inference_mode`` in channels_last, with
 ``runtime="onnx"`` runs the same network through ONNX Runtime (an fp32 export cached under
 ``Settings.cache_dir``; same vectors, same model id, faster on CPU); ``runtime="onnx-int8"`` runs a
 static int8 build of it (vectors differ slightly, so the model id gets ``+onnx-int8``). See
-`fashionlens.models.onnx_runtime`.
+`fashionlens.models.backbones.onnx_runtime`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 
 from fashionlens.core.errors import InvalidInputError, require
 from fashionlens.core.settings import RUNTIMES, load_settings
-from fashionlens.models.preprocess import preprocess_uint8
+from fashionlens.models.backbones.preprocess import preprocess_uint8
 from fashionlens.models.registry import Backbone, BackboneSpec, register_backbone
 from fashionlens.models.weights import resolve_weights
 
@@ -149,7 +149,7 @@ class TorchvisionCNN(Backbone):
         base = super().model_id
         if self.runtime != "onnx-int8":
             return base
-        from fashionlens.models.onnx_runtime import int8_model_id
+        from fashionlens.models.backbones.onnx_runtime import int8_model_id
 
         return int8_model_id(base, self.calibration_key)
 
@@ -159,7 +159,7 @@ class TorchvisionCNN(Backbone):
         if self.calibration is None:
             return None
         if self._calibration_key is None:
-            from fashionlens.models.onnx_runtime import calibration_images, calibration_source_key
+            from fashionlens.models.backbones.onnx_runtime import calibration_images, calibration_source_key
 
             self._calibration_images = calibration_images(self.calibration)
             self._calibration_key = calibration_source_key(self._calibration_images)
@@ -217,7 +217,7 @@ class TorchvisionCNN(Backbone):
         return features.eval(), head.eval()
 
     def _setup_onnx(self) -> None:
-        from fashionlens.models import onnx_runtime as ox
+        from fashionlens.models.backbones import onnx_runtime as ox
 
         require("onnxruntime", extra="onnx")
         threads = self.num_threads or None
@@ -267,7 +267,7 @@ class TorchvisionCNN(Backbone):
     def _forward_uint8(self, batch: np.ndarray, logits: bool = False) -> np.ndarray:
         """``uint8 (N, H, W, 3)`` -> features (or logits), ``forward_batch`` images at a time."""
         if self._session is not None:
-            from fashionlens.models.onnx_runtime import FEATURES, LOGITS, run_session
+            from fashionlens.models.backbones.onnx_runtime import FEATURES, LOGITS, run_session
 
             return run_session(self._session, batch, LOGITS if logits else FEATURES, self.forward_batch)
         import torch

@@ -20,8 +20,8 @@ import numpy as np
 
 from fashionlens.core.errors import InvalidInputError, NotReadyError
 from fashionlens.ingest.video import VideoInfo, probe_video, read_video_frames, sampled_frame_count
-from fashionlens.models.person_detector import HogPersonDetector, PersonDetector, pad_xyxy
 from fashionlens.models.registry import Backbone
+from fashionlens.models.segmenters.person_detector import HogPersonDetector, PersonDetector, pad_xyxy
 from fashionlens.render.fonts import default_font
 from fashionlens.store.catalog import Catalog
 from fashionlens.store.schemas import embeddings_table_name

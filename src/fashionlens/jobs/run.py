@@ -7,14 +7,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from fashionlens.analysis.export import ExportReport, export_enriched
 from fashionlens.core.settings import Settings
 from fashionlens.core.types import SOURCES
+from fashionlens.jobs.embed import EmbedReport, embed_catalog
+from fashionlens.jobs.ingest import IngestReport, ingest
 from fashionlens.models.registry import create_backbone
-from fashionlens.pipeline.category import CategoryReport, predict_category, train_category
-from fashionlens.pipeline.embed import EmbedReport, embed_catalog
-from fashionlens.pipeline.export import ExportReport, export_enriched
-from fashionlens.pipeline.ingest import IngestReport, ingest
 from fashionlens.store.catalog import Catalog
+from fashionlens.training.category import CategoryReport, predict_category, train_category
 
 logger = logging.getLogger(__name__)
 

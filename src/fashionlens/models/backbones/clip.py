@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from fashionlens.core.errors import InvalidInputError, require
-from fashionlens.models.preprocess import preprocess_uint8
+from fashionlens.models.backbones.preprocess import preprocess_uint8
 from fashionlens.models.registry import Backbone, BackboneSpec, register_backbone
 from fashionlens.models.weights import resolve_weights
 

@@ -20,9 +20,9 @@ import numpy as np
 
 from fashionlens.core.errors import InvalidInputError, NotReadyError
 from fashionlens.core.settings import Settings
-from fashionlens.models.text_tower import SPEC, Projection, TextEncoder
-from fashionlens.pipeline.attributes import AttributeData, load_attribute_data, stratified_split
+from fashionlens.models.backbones.text_tower import SPEC, Projection, TextEncoder
 from fashionlens.store.catalog import Catalog
+from fashionlens.training.attributes import AttributeData, load_attribute_data, stratified_split
 
 logger = logging.getLogger(__name__)
 

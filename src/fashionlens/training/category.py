@@ -11,7 +11,7 @@ import numpy as np
 
 from fashionlens.core.errors import NotReadyError
 from fashionlens.core.settings import Settings
-from fashionlens.models.heads import LinearProbe
+from fashionlens.models.heads.linear_probe import LinearProbe
 from fashionlens.store.catalog import Catalog, Prediction
 
 logger = logging.getLogger(__name__)

@@ -42,11 +42,11 @@ logger = logging.getLogger(__name__)
 
 MODEL_ID = "unet_mobilenet_v2.ccp"
 DEFAULT_INPUT_HW = (384, 256)
-SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "shipped"
 SHIPPED_WEIGHTS = SHIPPED_DIR / f"{MODEL_ID}.pt"
 SHIPPED_CARD = SHIPPED_DIR / f"{MODEL_ID}.json"
 TRAIN_COMMAND = (
-    "python -m fashionlens.pipeline.unet_train --ccp <CCP root> "
+    "fashionlens segment train-unet --ccp <CCP root> "
     "--out src/fashionlens/models/shipped/unet_mobilenet_v2.ccp.pt"
 )
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -124,7 +124,7 @@ def load_encoder_weights(model: Any, weights: str | Path = "pretrained") -> Path
     """Copy ImageNet MobileNetV2 ``features.*`` weights into ``model.encoder``; returns the file used."""
     import torch
 
-    import fashionlens.models.torchvision_cnn  # noqa: F401  (registers mobilenet_v2.imagenet)
+    import fashionlens.models.backbones.torchvision_cnn  # noqa: F401  (registers mobilenet_v2.imagenet)
     from fashionlens.models.registry import get_spec
     from fashionlens.models.weights import resolve_weights
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.settings import Settings
-from fashionlens.pipeline.search import Searcher, sql_literal
+from fashionlens.services.search import Searcher, sql_literal
 from fashionlens.store.catalog import Catalog
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def retrieval_precision(
 ) -> RetrievalReport:
     """Precision@k by articleType on the held-out products (see the module docstring)."""
     from fashionlens.models.registry import create_backbone
-    from fashionlens.pipeline.attributes import load_attribute_data, stratified_split
+    from fashionlens.training.attributes import load_attribute_data, stratified_split
 
     start = time.perf_counter()
     data = load_attribute_data(catalog, image_model, ("articleType",))

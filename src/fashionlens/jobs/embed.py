@@ -11,8 +11,8 @@ from typing import Any
 
 from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.types import Embeddings, Skipped
-from fashionlens.models.registry import Backbone
 from fashionlens.ingest.images import open_rgb
+from fashionlens.models.registry import Backbone
 from fashionlens.store.catalog import Catalog
 from fashionlens.store.schemas import embeddings_table_name
 

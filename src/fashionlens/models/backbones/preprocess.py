@@ -8,7 +8,6 @@ composited on white (product shots are on white). EXIF orientation is applied.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from fashionlens.core.errors import InvalidInputError, require
-from fashionlens.models.attributes import AttributeClassifier, class_weights, masked_loss
+from fashionlens.models.heads.attributes import AttributeClassifier, class_weights, masked_loss
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Who runs a job's stages: `local` (this machine); a Ray engine runs the same stage objects."""

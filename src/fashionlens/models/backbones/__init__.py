@@ -1,0 +1,1 @@
+"""Image (and text) -> embedding backbones, registered in `fashionlens.models.registry`."""

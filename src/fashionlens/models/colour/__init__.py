@@ -1,0 +1,1 @@
+"""Colour: dominant colour naming and the colour descriptor of the attribute classifier."""

@@ -1,1 +1,0 @@
-"""Jobs that combine readers, models and the store: embed, train, predict, export, run."""
