@@ -37,9 +37,10 @@ from fashionlens.analysis.retrieval import retrieval_precision
 from fashionlens.core.settings import load_settings
 from fashionlens.core.types import l2_normalise
 from fashionlens.jobs.embed import embed_catalog
+from fashionlens.jobs.index import build_search_index, search_vectors
 from fashionlens.jobs.ingest import ingest
 from fashionlens.models.registry import create_backbone
-from fashionlens.services.search import TEXT_BACKBONE, build_search_index, search_vectors
+from fashionlens.services.search import TEXT_BACKBONE
 from fashionlens.store import schemas
 from fashionlens.store.catalog import Catalog
 from fashionlens.store.search_table import AnnConfig, query, write_search_table

@@ -21,13 +21,9 @@ from fashionlens.core.types import l2_normalise
 from fashionlens.ingest.ccp import read_ccp
 from fashionlens.ingest.products import read_products
 from fashionlens.jobs.embed import embed_catalog
+from fashionlens.jobs.index import build_search_index
 from fashionlens.models.registry import create_backbone
-from fashionlens.services.search import (
-    TEXT_BACKBONE,
-    Searcher,
-    SearchFilters,
-    build_search_index,
-)
+from fashionlens.services.search import TEXT_BACKBONE, Searcher, SearchFilters
 from fashionlens.store import schemas
 from fashionlens.store.catalog import Catalog, Prediction
 from fashionlens.store.search_table import AnnConfig, query, write_search_table

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from fashionlens.analysis.retrieval import cosine_distances, precision_at_k
 from fashionlens.cli.search import search_app
 from fashionlens.core.errors import InvalidInputError
-from fashionlens.services.search import SearchFilters, read_queries
+from fashionlens.services.search import SearchFilters
+from fashionlens.services.search_batch import read_queries
 from fashionlens.store.schemas import search_table_name
 from fashionlens.store.search_table import AnnConfig, sql_literal, where_clause
 

@@ -24,8 +24,9 @@ import numpy as np
 
 from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.settings import Settings
-from fashionlens.services.search import Searcher, sql_literal
+from fashionlens.services.search import Searcher
 from fashionlens.store.catalog import Catalog
+from fashionlens.store.search_table import sql_literal
 
 logger = logging.getLogger(__name__)
 

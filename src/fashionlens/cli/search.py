@@ -143,7 +143,7 @@ def search_index(
     force: bool = typer.Option(False, "--force", help="Rewrite even if nothing changed."),
 ) -> None:
     """Build or refresh the search table of one embedding space (idempotent)."""
-    from fashionlens.services.search import build_search_index
+    from fashionlens.jobs.index import build_search_index
     from fashionlens.store.catalog import Catalog
     from fashionlens.store.search_table import AnnConfig
 
@@ -180,13 +180,9 @@ def search_batch(
     save: bool = typer.Option(False, "--save", help="Also upsert the results into the search_results table."),
 ) -> None:
     """Search every query of a folder or list; write query, rank, image_id, score, path (+ metadata)."""
-    from fashionlens.services.search import (
-        Searcher,
-        read_queries,
-        save_results,
-        write_results,
-    )
-    from fashionlens.services.search import search_batch as run_batch
+    from fashionlens.services.search import Searcher
+    from fashionlens.services.search_batch import read_queries, save_results, write_results
+    from fashionlens.services.search_batch import search_batch as run_batch
     from fashionlens.store.catalog import Catalog
 
     with common.errors(ctx):
@@ -247,7 +243,7 @@ def search_eval(
 ) -> None:
     """Precision@1/5/10 by articleType on the held-out products (image->image and text->image)."""
     from fashionlens.analysis.retrieval import retrieval_precision
-    from fashionlens.services.search import resolve_model_id
+    from fashionlens.models.registry import resolve_model_id
     from fashionlens.store.catalog import Catalog
 
     with common.errors(ctx):

@@ -199,3 +199,20 @@ def stored_model_id(name: str, runtime: str | None = None, **kwargs: Any) -> str
     """The model id under which backbone ``name`` run on ``runtime`` stores its vectors (no weights
     are loaded): ``name`` itself, or ``name+onnx-int8`` when int8 changes the vectors."""
     return create_backbone(name, runtime=runtime, **kwargs).model_id
+
+
+def resolve_model_id(name: str) -> str:
+    """A registered backbone's canonical id; unregistered ids (stored vectors only) pass through."""
+    try:
+        return get_spec(name).name
+    except InvalidInputError:
+        return name
+
+
+def projection_base(model_id: str) -> str | None:
+    """The image backbone whose stored vectors ``model_id`` projects (None if it does not)."""
+    try:
+        base = get_spec(model_id).extra.get("image_backbone")
+    except InvalidInputError:
+        return None
+    return str(base) if base else None
