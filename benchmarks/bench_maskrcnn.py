@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from fashionlens.analysis.coco_metrics import evaluate_maskrcnn
 from fashionlens.ingest.ccp import ccp_pixel_split
 from fashionlens.ingest.ccp_coco import ccp_to_coco
 from fashionlens.ingest.coco import ROBOFLOW_ANNOTATIONS
-from fashionlens.training.maskrcnn import evaluate_maskrcnn
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from fashionlens.analysis.segmentation import SegEvalReport, evaluate_unet
 from fashionlens.core.segmentation import seg_classes
 from fashionlens.ingest.ccp import ccp_pixel_split
 from fashionlens.models.segmenters.unet import UNetSegmenter, letterbox_geometry
-from fashionlens.training.unet import SegEvalReport, evaluate_unet, preload
+from fashionlens.training.unet import preload
 
 ROOT = Path(__file__).resolve().parents[1]
 PRIOR_HW = (96, 64)

@@ -25,9 +25,10 @@ from fashionlens.jobs.embed import embed_catalog
 from fashionlens.jobs.ingest import ingest
 from fashionlens.models.backbones.text_tower import TextEncoder, shipped_projection_path
 from fashionlens.models.registry import create_backbone
+from fashionlens.services.zeroshot import zero_shot
 from fashionlens.store.catalog import Catalog
 from fashionlens.training.attributes import load_attribute_data, stratified_split
-from fashionlens.training.text_tower import PROMPTS, train_text_tower, zero_shot
+from fashionlens.training.text_tower import PROMPTS, train_text_tower
 
 
 def main() -> None:

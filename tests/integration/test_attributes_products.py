@@ -19,17 +19,12 @@ from fashionlens.core.errors import InvalidInputError, NotReadyError
 from fashionlens.core.settings import Settings, load_settings
 from fashionlens.jobs.embed import embed_catalog
 from fashionlens.jobs.ingest import ingest
+from fashionlens.jobs.predict_attributes import predict_catalog_attributes
 from fashionlens.models.heads.attributes import AttributeClassifier
 from fashionlens.models.registry import create_backbone
+from fashionlens.services.attributes import predict_attributes_for_images
 from fashionlens.store.catalog import Catalog
-from fashionlens.training.attributes import (
-    ATTRIBUTES,
-    classifier_path,
-    load_attribute_data,
-    predict_attributes_for_images,
-    predict_catalog_attributes,
-    train_attributes,
-)
+from fashionlens.training.attributes import ATTRIBUTES, classifier_path, load_attribute_data, train_attributes
 
 N_PRODUCTS = 400
 N_IMAGES = 399  # one photo of the first 400 rows is listed twice (same bytes): one image_id

@@ -10,10 +10,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("pycocotools")
 
+from fashionlens.analysis.coco_metrics import evaluate_maskrcnn  # noqa: E402
 from fashionlens.core.segmentation import GARMENT_OFFSET, ccp_to_semantic  # noqa: E402
 from fashionlens.ingest.ccp import PIXEL_DIR, ccp_label_names, load_ccp_mask  # noqa: E402
 from fashionlens.ingest.ccp_coco import write_ccp_coco  # noqa: E402
-from fashionlens.training.maskrcnn import CocoInstanceDataset, evaluate_maskrcnn, train_maskrcnn  # noqa: E402
+from fashionlens.training.maskrcnn import CocoInstanceDataset, train_maskrcnn  # noqa: E402
 
 
 @pytest.fixture(scope="module")

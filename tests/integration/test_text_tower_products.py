@@ -12,8 +12,8 @@ from fashionlens.core.errors import InvalidInputError
 from fashionlens.ingest.images import open_rgb
 from fashionlens.ingest.products import read_products
 from fashionlens.models.registry import create_backbone
+from fashionlens.services.zeroshot import zero_shot
 from fashionlens.training.attributes import stratified_split
-from fashionlens.training.text_tower import zero_shot
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,11 @@ import pytest
 
 pytest.importorskip("torch")
 
+from fashionlens.analysis.segmentation import evaluate_unet
 from fashionlens.core.segmentation import seg_classes
 from fashionlens.ingest.ccp import ccp_label_names, ccp_pixel_split
 from fashionlens.models.segmenters.unet import SHIPPED_CARD, SHIPPED_WEIGHTS, UNetSegmenter
-from fashionlens.training.unet import evaluate_unet, load_ccp_pair
+from fashionlens.training.unet import load_ccp_pair
 
 N_PHOTOS = 16
 MIN_PERSON_IOU = 0.89  # measured 0.938

@@ -26,9 +26,10 @@ from fashionlens.core.settings import Settings
 from fashionlens.ingest.video import probe_video, read_video, read_video_frames, sampled_frame_count
 from fashionlens.jobs.embed import embed_catalog
 from fashionlens.jobs.ingest import ingest
-from fashionlens.jobs.video import CSV_COLUMNS, VideoReport, match_video, write_video_report
+from fashionlens.jobs.video import VideoReport, match_video
 from fashionlens.models.registry import Backbone, create_backbone
 from fashionlens.models.segmenters.person_detector import box_iou
+from fashionlens.render.video import CSV_COLUMNS, write_video_report
 from fashionlens.store.catalog import Catalog
 
 EVERY, K = 90, 3

@@ -116,7 +116,8 @@ def test_bad_batch_size_is_rejected() -> None:
 
 def test_import_does_not_load_torch() -> None:
     code = (
-        "import sys, fashionlens.models.registry, fashionlens.models.weights, fashionlens.models.backbones.preprocess\n"
+        "import sys, fashionlens.models.registry, fashionlens.models.weights\n"
+        "import fashionlens.models.backbones.preprocess\n"
         "assert 'torch' not in sys.modules, 'torch imported eagerly'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

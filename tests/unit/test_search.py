@@ -9,9 +9,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from fashionlens.analysis.retrieval import cosine_distances, precision_at_k
+from fashionlens.analysis.retrieval import precision_at_k
 from fashionlens.cli.search import search_app
 from fashionlens.core.errors import InvalidInputError
+from fashionlens.render.heatmap import cosine_distances
 from fashionlens.services.search import SearchFilters
 from fashionlens.services.search_batch import read_queries
 from fashionlens.store.schemas import search_table_name

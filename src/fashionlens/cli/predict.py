@@ -15,8 +15,8 @@ predict_app = typer.Typer(
 
 
 def _category(ctx: typer.Context) -> None:
+    from fashionlens.jobs.predict import predict_category
     from fashionlens.store.catalog import Catalog
-    from fashionlens.training.category import predict_category
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()
@@ -45,8 +45,9 @@ def attributes(
     ),
 ) -> None:
     """Product attributes: JSON for IMAGE files, or the whole catalogue into the predictions table."""
+    from fashionlens.jobs.predict_attributes import predict_catalog_attributes
+    from fashionlens.services.attributes import predict_attributes_for_images
     from fashionlens.store.catalog import Catalog
-    from fashionlens.training.attributes import predict_attributes_for_images, predict_catalog_attributes
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()

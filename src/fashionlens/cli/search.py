@@ -220,7 +220,7 @@ def search_heatmap(
     labels: str = typer.Option("auto", help="auto (articleType, else file name), article_type, file or id."),
 ) -> None:
     """Pairwise cosine-distance heatmap of the given images, saved as PNG."""
-    from fashionlens.analysis.retrieval import distance_heatmap, heatmap_inputs
+    from fashionlens.render.heatmap import distance_heatmap, heatmap_inputs
     from fashionlens.services.search import Searcher
     from fashionlens.store.catalog import Catalog
 

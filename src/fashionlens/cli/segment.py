@@ -215,9 +215,9 @@ def evaluate_unet_cmd(
     limit: int | None = typer.Option(None, min=1, help="Only the first N held-out photos."),
 ) -> None:
     """Per-class IoU, garment mIoU and person IoU on CCP's held-out photos."""
+    from fashionlens.analysis.segmentation import evaluate_unet
     from fashionlens.ingest.ccp import ccp_pixel_split
     from fashionlens.models.segmenters.unet import UNetSegmenter
-    from fashionlens.training.unet import evaluate_unet
 
     with common.errors(ctx):
         _, test = ccp_pixel_split(ccp)
@@ -273,7 +273,7 @@ def evaluate_maskrcnn_cmd(
     limit: int | None = typer.Option(None, min=1),
 ) -> None:
     """COCO box and mask AP / AP50 of a checkpoint (pycocotools)."""
-    from fashionlens.training.maskrcnn import evaluate_maskrcnn
+    from fashionlens.analysis.coco_metrics import evaluate_maskrcnn
 
     with common.errors(ctx):
         result = evaluate_maskrcnn(checkpoint, coco_json, limit=limit)

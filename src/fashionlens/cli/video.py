@@ -26,7 +26,8 @@ def video(
     """Detect people every N frames, match each one to the catalogue, and write a visual report."""
     from fashionlens.core.errors import InvalidInputError
     from fashionlens.core.types import SOURCES
-    from fashionlens.jobs.video import match_video, write_video_report
+    from fashionlens.jobs.video import match_video
+    from fashionlens.render.video import write_video_report
     from fashionlens.store.catalog import Catalog
 
     with common.errors(ctx):

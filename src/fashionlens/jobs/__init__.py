@@ -1,1 +1,1 @@
-"""Batch jobs over many images, each a stage object (setup -> decode -> infer -> write) that an engine runs."""
+"""Batch jobs over many images: stage objects (setup, decode, infer, write) that an engine runs."""

@@ -12,9 +12,10 @@ from fashionlens.core.settings import Settings
 from fashionlens.core.types import SOURCES
 from fashionlens.jobs.embed import EmbedReport, embed_catalog
 from fashionlens.jobs.ingest import IngestReport, ingest
+from fashionlens.jobs.predict import predict_category
 from fashionlens.models.registry import create_backbone
 from fashionlens.store.catalog import Catalog
-from fashionlens.training.category import CategoryReport, predict_category, train_category
+from fashionlens.training.category import CategoryReport, train_category
 
 logger = logging.getLogger(__name__)
 

@@ -38,8 +38,11 @@ from fashionlens.core.errors import InvalidInputError, NotReadyError
 from fashionlens.core.labels import colour_group
 from fashionlens.core.settings import Settings
 from fashionlens.core.types import Skipped
+from fashionlens.models.artifacts import attribute_classifier_dir, attribute_classifier_path
+from fashionlens.models.colour.features import FEATURE_ID as COLOUR_FEATURE_ID
+from fashionlens.models.colour.features import colour_features_for
 from fashionlens.models.heads.attributes import AttributeClassifier, AttributeConfig, LabelEncoder
-from fashionlens.store.catalog import Catalog, Prediction
+from fashionlens.store.catalog import Catalog
 from fashionlens.training import attributes_fit as trainer
 
 logger = logging.getLogger(__name__)
@@ -191,12 +194,8 @@ class AttributeReport:
         return "\n".join(lines)
 
 
-def classifier_dir(settings: Settings, backbone_id: str) -> Path:
-    return settings.models_dir / "attributes" / backbone_id.replace("/", "_")
-
-
-def classifier_path(settings: Settings, backbone_id: str) -> Path:
-    return classifier_dir(settings, backbone_id) / "attributes.pt"
+classifier_dir = attribute_classifier_dir
+classifier_path = attribute_classifier_path
 
 
 def build_encoders(
@@ -279,7 +278,7 @@ def train_attributes(
     extra: np.ndarray | None = None
     skipped_images: list[Skipped] = []
     if colour_features and COLOUR_ATTRIBUTE in attributes:
-        extra = colour_features_for(data.paths, data.content_hashes, settings, skipped_images)
+        extra = colour_features_for(data.paths, data.content_hashes, settings.cache_dir, skipped_images)
         ok = np.isfinite(extra).all(axis=1)
         if not ok.all():
             logger.warning("%d images left out: their colour descriptor failed", int((~ok).sum()))
@@ -306,7 +305,7 @@ def train_attributes(
         input_dropout=input_dropout,
         extra_dim=0 if extra is None else extra.shape[1],
         extra_heads=(COLOUR_ATTRIBUTE,) if use_colour else (),
-        extra_feature=_colour_feature_id() if use_colour else "",
+        extra_feature=COLOUR_FEATURE_ID if use_colour else "",
         extra_hidden=colour_hidden if use_colour else 0,
     )
     train_config = {
@@ -372,26 +371,6 @@ def train_attributes(
     return report
 
 
-def _colour_feature_id() -> str:
-    from fashionlens.models.colour.features import FEATURE_ID
-
-    return FEATURE_ID
-
-
-def colour_features_for(
-    paths: Sequence[str],
-    hashes: Sequence[str] | None,
-    settings: Settings,
-    skipped: list[Skipped] | None = None,
-) -> np.ndarray:
-    """Colour descriptors of image files, cached under ``settings.cache_dir`` by content hash.
-    With a ``skipped`` list, an unreadable file is listed there and its row is NaN."""
-    from fashionlens.models.colour.features import FEATURE_ID, colour_descriptors
-
-    cache = settings.cache_dir / "attributes" / f"{FEATURE_ID}.npz" if hashes is not None else None
-    return colour_descriptors(paths, hashes, cache, skipped=skipped)
-
-
 def _signature(ids: list[str], train_idx: np.ndarray, val_idx: np.ndarray, card: dict[str, Any]) -> str:
     h = hashlib.sha256()
     h.update("\n".join(ids[i] for i in train_idx).encode())
@@ -399,111 +378,3 @@ def _signature(ids: list[str], train_idx: np.ndarray, val_idx: np.ndarray, card:
     h.update("\n".join(ids[i] for i in val_idx).encode())
     h.update(json.dumps({k: card[k] for k in ("heads", "config", "train_config")}, sort_keys=True).encode())
     return h.hexdigest()
-
-
-# -- prediction -------------------------------------------------------------------------------
-
-
-def _extra_for(
-    classifier: AttributeClassifier,
-    paths: Sequence[str],
-    hashes: Sequence[str] | None,
-    settings: Settings,
-    skipped: list[Skipped] | None = None,
-) -> np.ndarray | None:
-    if not classifier.config.extra_dim:
-        return None
-    feature = _colour_feature_id()
-    if classifier.config.extra_feature != feature:
-        raise InvalidInputError(
-            f"the classifier was trained with {classifier.config.extra_feature!r} features; "
-            f"this version computes {feature!r}: retrain with `fashionlens train attributes`"
-        )
-    return colour_features_for(paths, hashes, settings, skipped)
-
-
-def predict_attributes_for_images(
-    paths: Sequence[str | Path], settings: Settings, backbone_id: str | None = None, *, chunk: int = 256
-) -> list[dict[str, dict[str, Any]]]:
-    """Embed image files and predict their attributes.
-
-    Returns one ``{"predictions": {attr: label}, "confidences": {attr: float}}`` per path, in
-    order. A path that does not exist or is not an image raises `InvalidInputError` naming it.
-    """
-    from fashionlens.ingest.images import open_rgb
-    from fashionlens.models.registry import create_backbone, get_spec
-
-    if not paths:
-        raise InvalidInputError("no image paths given")
-    missing = [str(p) for p in paths if not Path(p).is_file()]
-    if missing:
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise InvalidInputError(f"{missing[0]}: file not found{more}")
-    model_id = backbone_id or get_spec(settings.backbone).name
-    classifier = AttributeClassifier.load(classifier_path(settings, model_id))
-    backbone = create_backbone(model_id, device=settings.device, weights_dir=settings.weights_dir)
-    records: list[dict[str, dict[str, Any]]] = []
-    for start in range(0, len(paths), chunk):
-        part = [str(p) for p in paths[start : start + chunk]]
-        vectors = backbone.embed([open_rgb(p) for p in part])
-        records += classifier.predict(vectors, _extra_for(classifier, part, None, settings)).records()
-    return records
-
-
-def predict_catalog_attributes(
-    catalog: Catalog,
-    settings: Settings,
-    backbone_id: str,
-    *,
-    batch: int = 2048,
-    progress: Progress | None = None,
-    on_start: Callable[[int], None] | None = None,
-) -> PredictReport:
-    """Predict every attribute of every embedded image; upsert into the predictions table as
-    ``task = "attribute:<name>"``. An image whose file the colour descriptor cannot read is
-    skipped and listed (``settings.skip_failures``; else the error is raised)."""
-    classifier = AttributeClassifier.load(classifier_path(settings, backbone_id))
-    emb = catalog.embeddings(backbone_id)
-    rows = {
-        r["image_id"]: r
-        for r in catalog.read("images", columns=["image_id", "image_path", "content_hash"]).to_pylist()
-    }
-    ids = [i for i in emb.ids if i in rows]
-    if on_start:
-        on_start(len(ids))
-    keep = np.asarray([i in rows for i in emb.ids], dtype=bool)
-    vectors = emb.vectors[keep]
-    report = PredictReport(0, [])
-    for start in range(0, len(ids), batch):
-        chunk = ids[start : start + batch]
-        x = vectors[start : start + batch]
-        extra = _extra_for(
-            classifier,
-            [rows[i]["image_path"] for i in chunk],
-            [rows[i]["content_hash"] for i in chunk],
-            settings,
-            report.skipped if settings.skip_failures else None,
-        )
-        if extra is not None:
-            ok = np.isfinite(extra).all(axis=1)
-            chunk, x, extra = [i for i, k in zip(chunk, ok, strict=True) if k], x[ok], extra[ok]
-        pred = classifier.predict(x, extra)
-        catalog.upsert_predictions(
-            Prediction(
-                image_id,
-                f"{TASK_PREFIX}{name}",
-                classifier.classifier_id,
-                backbone_id,
-                pred.labels[name][k],
-                float(pred.confidences[name][k]),
-                dict(
-                    zip(classifier.encoders[name].classes, pred.probabilities[name][k].tolist(), strict=True)
-                ),
-            )
-            for k, image_id in enumerate(chunk)
-            for name in classifier.heads
-        )
-        report.predicted += len(chunk)
-        if progress:
-            progress(min(batch, len(ids) - start))
-    return report

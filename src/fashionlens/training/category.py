@@ -11,8 +11,9 @@ import numpy as np
 
 from fashionlens.core.errors import NotReadyError
 from fashionlens.core.settings import Settings
+from fashionlens.models.artifacts import category_probe_path
 from fashionlens.models.heads.linear_probe import LinearProbe
-from fashionlens.store.catalog import Catalog, Prediction
+from fashionlens.store.catalog import Catalog
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +32,7 @@ class CategoryReport:
     split_method: str
 
 
-def classifier_path(settings: Settings, backbone_id: str) -> Path:
-    slug = backbone_id.replace("/", "_")
-    return settings.models_dir / "category" / f"{slug}.pkl"
+classifier_path = category_probe_path
 
 
 def labelled_images(catalog: Catalog, *, source: str | None = None) -> dict[str, tuple[str, str]]:
@@ -118,27 +117,3 @@ def train_category(
     return CategoryReport(
         path, probe.classifier_id, len(train_idx), len(test_idx), accuracy, macro_f1, text, method
     )
-
-
-def predict_category(catalog: Catalog, settings: Settings, backbone_id: str, batch: int = 4096) -> int:
-    """Label every embedded image with the trained probe; upsert into the predictions table."""
-    probe = LinearProbe.load(classifier_path(settings, backbone_id))
-    emb = catalog.embeddings(backbone_id)
-    written = 0
-    for start in range(0, len(emb), batch):
-        ids = emb.ids[start : start + batch]
-        labels, conf, proba = probe.predict(emb.vectors[start : start + batch])
-        catalog.upsert_predictions(
-            Prediction(
-                i,
-                TASK,
-                probe.classifier_id,
-                backbone_id,
-                lab,
-                float(c),
-                dict(zip(probe.classes, p, strict=True)),
-            )
-            for i, lab, c, p in zip(ids, labels, conf, proba, strict=True)
-        )
-        written += len(ids)
-    return written

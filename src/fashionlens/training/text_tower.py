@@ -13,16 +13,15 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from fashionlens.core.errors import InvalidInputError, NotReadyError
+from fashionlens.core.errors import NotReadyError
 from fashionlens.core.settings import Settings
 from fashionlens.models.backbones.text_tower import SPEC, Projection, TextEncoder
 from fashionlens.store.catalog import Catalog
-from fashionlens.training.attributes import AttributeData, load_attribute_data, stratified_split
+from fashionlens.training.attributes import load_attribute_data, stratified_split
 
 logger = logging.getLogger(__name__)
 
@@ -161,64 +160,6 @@ def fit_projection(
     return Projection(weight, linear.bias.detach().numpy().copy(), card), loss_value
 
 
-def zero_shot(
-    image_vectors: np.ndarray,
-    labels: Sequence[str],
-    encoder: TextEncoder,
-    templates: Sequence[str],
-    *,
-    nouns: Sequence[str] = ("clothing",),
-    word: Callable[[str], str] = str.lower,
-) -> tuple[list[str], np.ndarray]:
-    """Label joint-space image vectors with the closest prompt set; returns labels and cosine scores."""
-    if not labels:
-        raise InvalidInputError("zero-shot needs at least one label")
-    prompts = [
-        [t.format(label=word(label), noun=n) for t in templates for n in (nouns if "{noun}" in t else [""])]
-        for label in labels
-    ]
-    flat = encoder.encode([p for group in prompts for p in group])
-    text, start = [], 0
-    for group in prompts:
-        text.append(flat[start : start + len(group)].mean(0))
-        start += len(group)
-    matrix = np.asarray(text, dtype=np.float32)
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    scores = image_vectors @ matrix.T
-    return [labels[i] for i in scores.argmax(1)], scores
-
-
-def evaluate_zero_shot(
-    projected: np.ndarray,
-    data: AttributeData,
-    test_idx: np.ndarray,
-    train_idx: np.ndarray,
-    encoder: TextEncoder,
-    min_count: int = 10,
-) -> dict[str, float]:
-    """Zero-shot accuracy per attribute on ``test_idx``, over the classes with >= ``min_count``
-    training examples (the label set a trained head would know)."""
-    from collections import Counter
-
-    articles = Counter(a for i in train_idx if (a := data.labels.get("articleType", [None] * len(data))[i]))
-    nouns = [a.lower() for a, _ in articles.most_common(20)] or ["clothing"]
-    out: dict[str, float] = {}
-    for attribute, templates in PROMPTS.items():
-        values = data.labels.get(attribute)
-        if values is None:
-            continue
-        counts = Counter(values[i] for i in train_idx if values[i])
-        classes = sorted(c for c, n in counts.items() if n >= min_count)
-        rows = [i for i in test_idx if values[i] in classes]
-        if len(classes) < 2 or not rows:
-            continue
-        pred, _ = zero_shot(
-            projected[rows], classes, encoder, templates, nouns=nouns, word=partial(prompt_word, attribute)
-        )
-        out[attribute] = float(np.mean([p == values[i] for p, i in zip(pred, rows, strict=True)]))
-    return out
-
-
 def projection_path(settings: Settings) -> Path:
     return settings.models_dir / "text_tower" / (SPEC.weights_file or "projection.npz")
 
@@ -250,6 +191,8 @@ def train_text_tower(
         on_epoch=on_epoch,
     )
     seconds = time.perf_counter() - start
+    from fashionlens.analysis.zeroshot import evaluate_zero_shot
+
     scores = evaluate_zero_shot(projection(data.vectors), data, test_idx, train_idx, encoder)
     projection.card.update(
         {

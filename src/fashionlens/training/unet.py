@@ -25,21 +25,21 @@ import math
 import platform
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from fashionlens.core.errors import InvalidInputError, require
 from fashionlens.core.segmentation import (
-    GARMENT_OFFSET,
     ccp_to_semantic,
-    confusion,
-    iou_per_class,
     seg_classes,
 )
 from fashionlens.ingest.ccp import PIXEL_DIR, ccp_label_names, ccp_pixel_split, load_ccp_mask
+
+if TYPE_CHECKING:
+    from fashionlens.analysis.segmentation import SegEvalReport
 
 logger = logging.getLogger(__name__)
 
@@ -47,40 +47,6 @@ logger = logging.getLogger(__name__)
 class Progress(Protocol):
     def on_start(self, total: int) -> None: ...
     def advance(self, n: int) -> None: ...
-
-
-@dataclass
-class SegEvalReport:
-    """Scores of a segmenter on CCP photos, at the truth masks' original resolution.
-
-    ``per_class_iou``: IoU per `seg_classes` name (None when the class is absent from truth and
-    prediction). ``garment_miou``: mean IoU over the garment classes present in the truth.
-    ``person_iou``: IoU of "any non-background class" predicted vs true. ``images_per_s``: predict
-    throughput (decoding and scoring excluded).
-    """
-
-    model_id: str
-    n_images: int
-    per_class_iou: dict[str, float | None]
-    garment_miou: float
-    person_iou: float
-    pixel_accuracy: float
-    images_per_s: float
-    garment_classes_scored: list[str] = field(default_factory=list)
-
-    def table(self) -> str:
-        """A compact text table of the figures."""
-        lines = [f"{'class':<12} {'IoU':>6}"]
-        for name, v in self.per_class_iou.items():
-            lines.append(f"{name:<12} {'-' if v is None else f'{v:.3f}':>6}")
-        lines += [
-            f"{'garment mIoU':<12} {self.garment_miou:>6.3f}  "
-            f"(over {len(self.garment_classes_scored)} classes)",
-            f"{'person IoU':<12} {self.person_iou:>6.3f}",
-            f"{'pixel acc':<12} {self.pixel_accuracy:>6.3f}",
-            f"{'images/s':<12} {self.images_per_s:>6.2f}  ({self.n_images} images)",
-        ]
-        return "\n".join(lines)
 
 
 @dataclass
@@ -105,12 +71,6 @@ class UNetTrainReport:
     preload_seconds: float
     weights_bytes: int
     evaluation: SegEvalReport | None = None
-
-
-class _Segmenter(Protocol):
-    model_id: str
-
-    def predict(self, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]: ...
 
 
 def _read_photo(path: Path) -> np.ndarray:
@@ -363,56 +323,11 @@ def train_unet(
     )
     if evaluate:
         seg = UNetSegmenter(out, input_hw=input_hw, num_threads=num_threads)
+        from fashionlens.analysis.segmentation import evaluate_unet
+
         report.evaluation = evaluate_unet(seg, root, test_stems)
         logger.info("held-out evaluation:\n%s", report.evaluation.table())
     return report
-
-
-def evaluate_unet(
-    segmenter: _Segmenter,
-    ccp_root: str | Path,
-    stems: Sequence[str],
-    *,
-    batch_size: int = 8,
-    progress: Progress | None = None,
-) -> SegEvalReport:
-    """Score ``segmenter.predict`` on CCP ``stems`` against the truth masks at original resolution."""
-    root = Path(ccp_root)
-    if not stems:
-        raise InvalidInputError("no stems to evaluate")
-    names = ccp_label_names(root)
-    classes = seg_classes()
-    k = len(classes)
-    conf = np.zeros((k, k), dtype=np.int64)
-    person = np.zeros(3, dtype=np.int64)  # intersection, union, unused
-    predict_s = 0.0
-    if progress is not None:
-        progress.on_start(len(stems))
-    for i in range(0, len(stems), batch_size):
-        pairs = [load_ccp_pair(root, s, names) for s in stems[i : i + batch_size]]
-        t0 = time.perf_counter()
-        preds = segmenter.predict([im for im, _ in pairs])
-        predict_s += time.perf_counter() - t0
-        for (_, truth), (pred, _) in zip(pairs, preds, strict=True):
-            conf += confusion(pred, truth, k)
-            p, t = pred > 0, truth > 0
-            person[0] += int(np.count_nonzero(p & t))
-            person[1] += int(np.count_nonzero(p | t))
-        if progress is not None:
-            progress.advance(len(pairs))
-    iou = iou_per_class(conf)
-    present = [c for c in range(GARMENT_OFFSET, k) if conf[c].sum() > 0]
-    garment = [float(iou[c]) for c in present]
-    return SegEvalReport(
-        model_id=segmenter.model_id,
-        n_images=len(stems),
-        per_class_iou={classes[c]: (None if np.isnan(iou[c]) else round(float(iou[c]), 4)) for c in range(k)},
-        garment_miou=round(float(np.mean(garment)) if garment else float("nan"), 4),
-        person_iou=round(person[0] / max(1, person[1]), 4),
-        pixel_accuracy=round(float(np.trace(conf) / max(1, conf.sum())), 4),
-        images_per_s=round(len(stems) / max(predict_s, 1e-9), 3),
-        garment_classes_scored=[classes[c] for c in present],
-    )
 
 
 def write_card(
@@ -457,60 +372,3 @@ def write_card(
     path = Path(card_path)
     path.write_text(json.dumps(card, indent=2) + "\n")
     return path
-
-
-def _main(argv: Sequence[str] | None = None) -> int:
-    import argparse
-    import shlex
-    import sys
-
-    ap = argparse.ArgumentParser(prog="python -m fashionlens.training.unet", description=__doc__)
-    ap.add_argument("--ccp", required=True, type=Path, help="CCP root (photos/, annotations/)")
-    ap.add_argument("--out", required=True, type=Path, help="fp16 weights file to write (.pt)")
-    ap.add_argument("--epochs", type=int, default=8)
-    ap.add_argument("--input-hw", type=int, nargs=2, default=(384, 256), metavar=("H", "W"))
-    ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--encoder-lr-mult", type=float, default=0.1)
-    ap.add_argument("--fraction", type=float, default=1.0)
-    ap.add_argument("--no-augment", action="store_true")
-    ap.add_argument("--resume", type=Path, default=None)
-    ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--no-eval", action="store_true")
-    ap.add_argument("--card", type=Path, default=None, help="model card (default: --out with .json)")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    report = train_unet(
-        args.ccp,
-        args.out,
-        epochs=args.epochs,
-        input_hw=tuple(args.input_hw),
-        batch_size=args.batch_size,
-        lr=args.lr,
-        encoder_lr_mult=args.encoder_lr_mult,
-        fraction=args.fraction,
-        augment=not args.no_augment,
-        resume=args.resume,
-        num_threads=args.threads,
-        seed=args.seed,
-        evaluate=not args.no_eval,
-    )
-    command = "python -m fashionlens.training.unet " + shlex.join(
-        sys.argv[1:] if argv is None else list(argv)
-    )
-    card_path = args.card or args.out.with_suffix(".json")
-    extra: dict[str, Any] = {}
-    if args.resume is not None and card_path.is_file():  # keep the commands of the earlier stages
-        before = json.loads(card_path.read_text())
-        extra["commands"] = [*before.get("commands", [before.get("command")]), command]
-        extra["train_seconds_note"] = "train_seconds sums every stage (it is kept in the checkpoint)"
-    card = write_card(report, card_path, command=command, extra=extra)
-    print(f"weights: {args.out} ({report.weights_bytes} bytes), card: {card}")
-    if report.evaluation is not None:
-        print(report.evaluation.table())
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())

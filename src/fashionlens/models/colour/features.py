@@ -138,3 +138,15 @@ def colour_descriptors(
         tmp.replace(cache_file)
         logger.info("colour descriptors: %d computed, %d from cache", computed, len(paths) - computed)
     return out
+
+
+def colour_features_for(
+    paths: Sequence[str],
+    hashes: Sequence[str] | None,
+    cache_dir: Path,
+    skipped: list[Skipped] | None = None,
+) -> np.ndarray:
+    """Colour descriptors of image files, cached under ``cache_dir/attributes`` by content hash.
+    With a ``skipped`` list, an unreadable file is listed there and its row is NaN."""
+    cache = cache_dir / "attributes" / f"{FEATURE_ID}.npz" if hashes is not None else None
+    return colour_descriptors(paths, hashes, cache, skipped=skipped)

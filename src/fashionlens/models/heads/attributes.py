@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from fashionlens.core.errors import InvalidInputError, NotReadyError, require
+from fashionlens.core.types import Skipped
 
 FORMAT = "fashionlens.attributes/1"
 MISSING = -1  # encoded label of a row a head has no (usable) label for
@@ -473,3 +474,23 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def extra_features_for(
+    classifier: AttributeClassifier,
+    paths: Sequence[str],
+    hashes: Sequence[str] | None,
+    cache_dir: Path,
+    skipped: list[Skipped] | None = None,
+) -> np.ndarray | None:
+    """The extra per-image features ``classifier`` was trained with (the colour histogram), or None."""
+    if not classifier.config.extra_dim:
+        return None
+    from fashionlens.models.colour.features import FEATURE_ID, colour_features_for
+
+    if classifier.config.extra_feature != FEATURE_ID:
+        raise InvalidInputError(
+            f"the classifier was trained with {classifier.config.extra_feature!r} features; "
+            f"this version computes {FEATURE_ID!r}: retrain with `fashionlens train attributes`"
+        )
+    return colour_features_for(paths, hashes, cache_dir, skipped)

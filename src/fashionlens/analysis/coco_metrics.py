@@ -1,0 +1,99 @@
+"""COCO box and mask AP of a Mask R-CNN checkpoint (pycocotools)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fashionlens.core.errors import require
+from fashionlens.training.maskrcnn import category_mapping, load_coco
+
+logger = logging.getLogger(__name__)
+
+
+def _coco_api(data: dict[str, Any]) -> Any:
+    coco_mod = require("pycocotools.coco", extra="seg", package="pycocotools")
+    api = coco_mod.COCO()
+    api.dataset = data
+    with contextlib.redirect_stdout(io.StringIO()):
+        api.createIndex()
+    return api
+
+
+def evaluate_maskrcnn(
+    segmenter_or_checkpoint: Any,
+    coco_json: Path,
+    images_root: Path | None = None,
+    limit: int | None = None,
+    *,
+    num_threads: int | None = None,
+) -> dict[str, Any]:
+    """COCO ``bbox_ap``, ``bbox_ap50``, ``segm_ap``, ``segm_ap50`` (in [0, 1]) and ``images_per_s``.
+
+    ``segmenter_or_checkpoint``: a `MaskRCNNSegmenter` or a checkpoint path (then evaluated with
+    score threshold 0.05). Ground truth categories are mapped to ModaNet as in `CocoInstanceDataset`;
+    ``limit`` evaluates the first ``limit`` images.
+    """
+    from PIL import Image
+
+    from fashionlens.ingest.ccp_coco import coco_categories, mask_to_rle
+    from fashionlens.models.segmenters.maskrcnn import MaskRCNNSegmenter
+
+    seg = segmenter_or_checkpoint
+    if not isinstance(seg, MaskRCNNSegmenter):
+        seg = MaskRCNNSegmenter(Path(seg), score_threshold=0.05, num_threads=num_threads)
+    seg.setup()
+    coco, root = load_coco(coco_json, images_root)
+    label_of = category_mapping(coco["categories"])
+    images = coco["images"][:limit] if limit is not None else coco["images"]
+    ids = {img["id"] for img in images}
+    gt_anns = []
+    for ann in coco["annotations"]:
+        if ann["image_id"] in ids and ann["category_id"] in label_of:
+            gt = {**ann, "category_id": label_of[ann["category_id"]], "iscrowd": ann.get("iscrowd", 0)}
+            gt.setdefault("area", float(ann["bbox"][2] * ann["bbox"][3]))
+            gt_anns.append(gt)
+    gt_api = _coco_api({"images": images, "annotations": gt_anns, "categories": coco_categories()})
+    dets: list[dict[str, Any]] = []
+    seconds = 0.0
+    for img in images:
+        with Image.open(root / img["file_name"]) as im:
+            arr = np.asarray(im.convert("RGB"))
+        t0 = time.perf_counter()
+        (inst,) = seg.predict([arr])
+        seconds += time.perf_counter() - t0
+        for k in range(len(inst)):
+            x1, y1, x2, y2 = (float(v) for v in inst.xyxy[k])
+            dets.append(
+                {
+                    "image_id": img["id"],
+                    "category_id": int(inst.class_id[k]) + 1,
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "score": float(inst.scores[k]),
+                    "segmentation": mask_to_rle(inst.masks[k]),
+                }
+            )
+    result: dict[str, Any] = {"images": len(images), "detections": len(dets), "gt_instances": len(gt_anns)}
+    result["images_per_s"] = len(images) / seconds if seconds > 0 else 0.0
+    eval_mod = require("pycocotools.cocoeval", extra="seg", package="pycocotools")
+    for iou_type in ("bbox", "segm"):
+        if not dets or not gt_anns:
+            result[f"{iou_type}_ap"] = result[f"{iou_type}_ap50"] = 0.0
+            continue
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            dt_api = gt_api.loadRes([dict(d) for d in dets])
+            ev = eval_mod.COCOeval(gt_api, dt_api, iou_type)
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+        logger.info("COCO %s:\n%s", iou_type, out.getvalue())
+        # -1 means "no ground truth"; report 0 then
+        result[f"{iou_type}_ap"] = max(0.0, float(ev.stats[0]))
+        result[f"{iou_type}_ap50"] = max(0.0, float(ev.stats[1]))
+    return result
