@@ -29,6 +29,10 @@ class NotReadyError(FashionlensError, RuntimeError):
     """A step needs the output of an earlier step that has not run (no embeddings, no model...)."""
 
 
+class ConflictError(FashionlensError):
+    """A write based on a stale version of a record (someone changed it first); reload and retry."""
+
+
 def require(module: str, extra: str | None = None, package: str | None = None):
     """Import an optional dependency or raise `MissingDependencyError` naming the pip install."""
     import importlib
