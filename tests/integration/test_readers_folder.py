@@ -15,7 +15,11 @@ from fashionlens.ingest.folder import read_folder
 CLOTHING_COUNTS = {
     "dress": 32, "hat": 14, "longsleeve": 49, "outwear": 24, "pants": 49,
     "shirt": 29, "shoes": 26, "shorts": 25, "skirt": 12, "t-shirt": 81,
-}  # fmt: skip
+}  # fmt: skip  (validation/)
+CLOTHING_TRAIN_COUNTS = {
+    "dress": 121, "hat": 62, "longsleeve": 228, "outwear": 92, "pants": 234,
+    "shirt": 145, "shoes": 99, "shorts": 101, "skirt": 56, "t-shirt": 398,
+}  # fmt: skip  (train/)
 
 
 @pytest.fixture
@@ -33,19 +37,25 @@ def test_clothing_split_layout_with_labels(shared_data: Path) -> None:
         shared_data / "clothing", source="product", labels_from_subfolders=True, label_scheme="clothing"
     )
     assert result.skipped == []
-    assert len(result.images) == 341 == sum(CLOTHING_COUNTS.values())
-    assert {r.split for r in result.images} == {"valid"}  # validation/ -> valid
+    total = Counter(CLOTHING_COUNTS) + Counter(CLOTHING_TRAIN_COUNTS)
+    assert len(result.images) == 1877 == sum(total.values())
+    splits = Counter(r.split for r in result.images)
+    assert splits == {"valid": 341, "train": 1536}  # validation/ -> valid, train/ -> train
+    by_split = {s: Counter() for s in ("train", "valid")}
+    for lab in result.labels:
+        by_split["train" if lab.image_filename.startswith("train/") else "valid"][lab.attributes["label"]] += 1
+    assert by_split["valid"] == CLOTHING_COUNTS and by_split["train"] == CLOTHING_TRAIN_COUNTS
     assert {(r.source, r.original_dataset) for r in result.images} == {("product", "clothing")}
-    assert Counter(lab.attributes["label"] for lab in result.labels) == CLOTHING_COUNTS
     for lab in result.labels:
         label = lab.attributes["label"]
-        assert lab.image_filename.startswith(f"validation/{label}/")
+        assert lab.image_filename.startswith((f"validation/{label}/", f"train/{label}/"))
         assert lab.modanet_categories == map_to_modanet([label], "clothing") != ()
         assert lab.coarse_category == coarse_category(lab.modanet_categories)
         assert lab.label_source == "clothing"
     coarse = Counter(lab.coarse_category for lab in result.labels)
-    assert coarse["dress"] == 32 and coarse["footwear"] == 26 and coarse["outerwear"] == 24
-    assert coarse["bottoms"] == 49 + 25 + 12
+    assert coarse["dress"] == total["dress"] and coarse["footwear"] == total["shoes"]
+    assert coarse["outerwear"] == total["outwear"]
+    assert coarse["bottoms"] == total["pants"] + total["shorts"] + total["skirt"]
 
 
 def test_labels_without_scheme_and_no_labels(shared_data: Path) -> None:

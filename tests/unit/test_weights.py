@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fashionlens.core.errors import InvalidInputError, WeightsNotFoundError
+from fashionlens.core.settings import load_settings
 from fashionlens.models import weights as weights_mod
 from fashionlens.models.registry import BackboneSpec, create_backbone, get_spec
 from fashionlens.models.weights import (
@@ -88,7 +89,21 @@ def test_weights_dir_from_environment(
     _put(dirs["models"])
     in_env_dir = _put(dirs["weights_dir"])
     monkeypatch.setenv("FASHIONLENS_WEIGHTS_DIR", str(dirs["weights_dir"]))
-    assert resolve_weights(spec) == in_env_dir
+    # the environment is read once, at the edge, into Settings; the library is handed the folders
+    settings = load_settings()
+    assert resolve_weights(spec, weights_dir=settings.weights_dir, models_dir=settings.models_dir) == in_env_dir
+    # the library itself never reads the environment: without the folders it does not see the dir
+    assert resolve_weights(spec) != in_env_dir
+
+
+def test_another_home_is_searched_and_named(spec: BackboneSpec, dirs: dict[str, Path], tmp_path: Path) -> None:
+    """`--home H`: a file in H/models is found, and the error names H/models, not the default home."""
+    other = load_settings({"home": tmp_path / "other_home"})
+    with pytest.raises(WeightsNotFoundError) as info:
+        resolve_weights(spec, models_dir=other.models_dir, download=False)
+    assert str(other.models_dir / FILENAME) in str(info.value)
+    placed = _put(other.models_dir)
+    assert resolve_weights(spec, models_dir=other.models_dir) == placed
 
 
 def test_hf_cache_is_searched(spec: BackboneSpec, dirs: dict[str, Path], tmp_path: Path) -> None:

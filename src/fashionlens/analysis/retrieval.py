@@ -107,7 +107,7 @@ def retrieval_precision(
     min_text_class: int = 10,
 ) -> RetrievalReport:
     """Precision@k by articleType on the held-out products (see the module docstring)."""
-    from fashionlens.models.registry import create_backbone
+    from fashionlens.models import factory
     from fashionlens.training.attributes import load_attribute_data, stratified_split
 
     start = time.perf_counter()
@@ -122,7 +122,7 @@ def retrieval_precision(
     )
     report.image_model = image_model
     if text_model:
-        backbone = create_backbone(text_model, device=settings.device, weights_dir=settings.weights_dir)
+        backbone = factory.backbone(settings, text_model)
         joint = backbone.project(data.vectors)  # type: ignore[attr-defined]
         report.text_model = text_model
         report.joint_image_to_image = precision_at_k(joint[held], q_labels, joint, labels, ks, held)

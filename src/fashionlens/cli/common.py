@@ -20,7 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from fashionlens.core.errors import FashionlensError
+from fashionlens.core.errors import FashionlensError, exit_code
 from fashionlens.core.settings import Settings, load_settings
 from fashionlens.core.types import Skipped
 
@@ -54,7 +54,7 @@ def errors(ctx: typer.Context) -> Iterator[None]:
         if debug:
             raise
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(exit_code(exc)) from None
     except Exception as exc:
         if debug:
             raise
@@ -100,6 +100,27 @@ def progress_bar(description: str) -> Iterator[Callbacks]:
         yield bars[0]
 
 
+class BarProgress:
+    """`fashionlens.core.progress.Progress` on a Rich bar."""
+
+    def __init__(self, on_start: Callable[[int], None], advance: Callable[[int], None]) -> None:
+        self._on_start, self._advance = on_start, advance
+
+    def start(self, total: int | None, what: str = "") -> None:
+        if total is not None:
+            self._on_start(total)
+
+    def advance(self, n: int = 1) -> None:
+        self._advance(n)
+
+
+@contextlib.contextmanager
+def bar(description: str) -> Iterator[BarProgress]:
+    """One Rich bar as a `Progress` object, the protocol every job and training loop reports to."""
+    with progress_bar(description) as (on_start, advance):
+        yield BarProgress(on_start, advance)
+
+
 def print_skipped(skipped: list[Skipped], limit: int = 10) -> None:
     if not skipped:
         return
@@ -120,17 +141,39 @@ def setup_logging(verbose: int) -> None:
     logging.getLogger("fashionlens.ingest").setLevel(level if verbose > 0 else logging.ERROR)
 
 
+def catalogue_filter(
+    *, source: str | None = None, split: str | None = None, where: str | None = None
+) -> str | None:
+    """A WHERE clause on the images table from checked values (``where`` is raw SQL, by design)."""
+    from fashionlens.core.errors import InvalidInputError
+    from fashionlens.core.types import SOURCES, SPLITS
+    from fashionlens.store.search_table import where_clause
+
+    if source is not None and source not in SOURCES:
+        raise InvalidInputError(f"--source must be one of {', '.join(SOURCES)}; got {source!r}")
+    if split is not None and split not in SPLITS:
+        raise InvalidInputError(f"--split must be one of {', '.join(SPLITS)}; got {split!r}")
+    clause = where_clause({"source": source, "split": split})
+    if where:
+        clause = f"({clause}) AND ({where})" if clause else f"({where})"
+    return clause
+
+
+def image_limits(settings: Settings) -> Any:
+    from fashionlens.ingest.images import ImageLimits
+
+    return ImageLimits.from_settings(settings)
+
+
 def model_id(settings: Settings) -> str:
     """The stored model id of the settings' backbone on the settings' runtime."""
-    from fashionlens.models.registry import stored_model_id
+    from fashionlens.models import factory
 
-    return stored_model_id(settings.backbone, settings.runtime, weights_dir=settings.weights_dir)
+    return factory.backbone_model_id(settings)
 
 
 def backbone(settings: Settings) -> Any:
     """The settings' backbone (weights not loaded yet) on the settings' device and runtime."""
-    from fashionlens.models.registry import create_backbone
+    from fashionlens.models import factory
 
-    return create_backbone(
-        settings.backbone, device=settings.device, weights_dir=settings.weights_dir, runtime=settings.runtime
-    )
+    return factory.backbone(settings)

@@ -19,17 +19,16 @@ def embed(
 
     with common.errors(ctx):
         settings = common.state(ctx).settings(backbone=backbone)
-        clauses = [f"{col} = '{val}'" for col, val in (("source", source), ("split", split)) if val]
         model = common.backbone(settings)
-        with common.progress_bar(f"embed {model.model_id}") as (on_start, advance):
+        with common.bar(f"embed {model.model_id}") as progress:
             report = embed_catalog(
                 Catalog(settings.db_path),
                 model,
                 batch_size=settings.batch_size,
-                where=" AND ".join(clauses) or None,
+                where=common.catalogue_filter(source=source, split=split),
                 skip_failures=settings.skip_failures,
-                on_start=on_start,
-                progress=advance,
+                limits=common.image_limits(settings),
+                progress=progress,
             )
         common.console.print(
             f"embedded {report.embedded} images with {report.model_id} "

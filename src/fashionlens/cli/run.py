@@ -27,7 +27,6 @@ def run(
     with common.errors(ctx):
         settings = common.state(ctx).settings()
         with common.progress_bars("read images", "embed") as bars, probe_progress(bars[0][1]):
-            (on_start, advance) = bars[1]
             report = run_main_job(
                 settings,
                 paths or [],
@@ -36,8 +35,7 @@ def run(
                 per_class=per_class,
                 train_source=train_source,
                 on_stage=lambda s: common.err_console.log(s),
-                on_start=on_start,
-                progress=advance,
+                progress=common.BarProgress(*bars[1]),
             )
         for ing in report.ingests:
             common.console.print(

@@ -17,67 +17,24 @@ segment_app = typer.Typer(
 DEFAULT_CCP = Path("../shared/data/ccp")
 
 
-def _where(source: str | None, split: str | None, where: str | None) -> str | None:
-    from fashionlens.store.search_table import sql_literal
-
-    clauses = [f"{col} = {sql_literal(val)}" for col, val in (("source", source), ("split", split)) if val]
-    if where:
-        clauses.append(f"({where})")
-    return " AND ".join(clauses) or None
-
-
 def _run(ctx: typer.Context, task: str, opts: dict[str, Any]) -> None:
-    from fashionlens.core.errors import InvalidInputError
-    from fashionlens.core.types import SOURCES
-    from fashionlens.jobs.segment import segment_catalog
-    from fashionlens.models.segmenters.person_detector import HogPersonDetector
-    from fashionlens.models.segmenters.unet import UNetSegmenter
-    from fashionlens.store.catalog import Catalog
+    from fashionlens.jobs.segment import SegmentOptions, run_segment
 
     with common.errors(ctx):
-        if opts["source"] is not None and opts["source"] not in SOURCES:
-            raise InvalidInputError(f"--source must be one of {', '.join(SOURCES)}; got {opts['source']!r}")
         settings = common.state(ctx).settings()
-        weights = opts["weights"]
-        segmenter = UNetSegmenter(
-            weights=weights or "shipped",
-            num_threads=settings.num_threads or None,
+        options = SegmentOptions(
+            task=task,  # type: ignore[arg-type]
+            weights=opts["weights"],
+            maskrcnn=opts.get("maskrcnn"),
+            embed=opts.get("embed", True),
+            out=opts["out"],
+            where=common.catalogue_filter(source=opts["source"], split=opts["split"], where=opts["where"]),
+            limit=opts["limit"],
+            force=opts["force"],
+            overlays=not opts["no_overlays"],
         )
-        if weights:  # own weights, own records: never mistaken for the shipped model's
-            segmenter.model_id = f"unet.{Path(weights).stem}"
-        segmenter.setup()  # a missing or broken weights file fails here, before any work
-        instances = None
-        if opts.get("maskrcnn"):
-            from fashionlens.models.segmenters.maskrcnn import MaskRCNNSegmenter
-
-            instances = MaskRCNNSegmenter(opts["maskrcnn"])
-            instances.setup()
-        backbone = None
-        if task == "garments" and opts.get("embed", True):
-            backbone = common.backbone(settings)
-        try:
-            detector: Any = HogPersonDetector()
-            detector.setup()
-        except Exception:  # opencv is optional: without it touching people are not split
-            detector = None
-        out = opts["out"] or settings.home / "segments"
-        with common.progress_bar(f"segment {task}") as (on_start, advance):
-            report = segment_catalog(
-                Catalog(settings.db_path),
-                segmenter,
-                out,
-                task=task,  # type: ignore[arg-type]
-                instances=instances,
-                backbone=backbone,
-                detector=detector,
-                where=_where(opts["source"], opts["split"], opts["where"]),
-                limit=opts["limit"],
-                force=opts["force"],
-                overlays=not opts["no_overlays"],
-                skip_failures=settings.skip_failures,
-                on_start=on_start,
-                progress=advance,
-            )
+        with common.bar(f"segment {task}") as progress:
+            report = run_segment(settings, options, progress)
         common.print_skipped(report.skipped)
         what = f"{report.people} people" + (f", {report.garments} garments" if task == "garments" else "")
         common.console.print(
@@ -217,11 +174,11 @@ def evaluate_unet_cmd(
     """Per-class IoU, garment mIoU and person IoU on CCP's held-out photos."""
     from fashionlens.analysis.segmentation import evaluate_unet
     from fashionlens.ingest.ccp import ccp_pixel_split
-    from fashionlens.models.segmenters.unet import UNetSegmenter
+    from fashionlens.models import factory
 
     with common.errors(ctx):
         _, test = ccp_pixel_split(ccp)
-        segmenter = UNetSegmenter(weights=weights or "shipped")
+        segmenter = factory.unet(common.state(ctx).settings(), weights)
         with common.progress_bar("evaluate U-Net") as (on_start, advance):
             report = evaluate_unet(segmenter, ccp, test[:limit], progress=_Bar(on_start, advance))
         common.console.print(report.table(), highlight=False)

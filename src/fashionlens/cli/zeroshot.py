@@ -21,7 +21,7 @@ def zero_shot(
     """Score each image against one prompt per label; print the best labels as JSON lines."""
     from fashionlens.core.errors import InvalidInputError
     from fashionlens.ingest.images import open_rgb
-    from fashionlens.models.registry import create_backbone
+    from fashionlens.models import factory
 
     with common.errors(ctx):
         names = [label.strip() for label in labels.split(",") if label.strip()]
@@ -30,7 +30,7 @@ def zero_shot(
         if "{label}" not in template:
             raise InvalidInputError(f"--template must contain {{label}}; got {template!r}")
         settings = common.state(ctx).settings()
-        model = create_backbone(backbone, device=settings.device, weights_dir=settings.weights_dir)
+        model = factory.backbone(settings, backbone)
         if not model.has_text:
             raise InvalidInputError(f"backbone {backbone} has no text tower")
         text = model.embed_text([template.format(label=n) for n in names])

@@ -33,6 +33,59 @@ class ConflictError(FashionlensError):
     """A write based on a stale version of a record (someone changed it first); reload and retry."""
 
 
+class CorruptWeightsError(FashionlensError, ValueError):
+    """A weights file exists but its content does not match the hash embedded in its name."""
+
+
+class ModelBuildError(FashionlensError, RuntimeError):
+    """A model file could not be built or loaded (an ONNX export or int8 build failed)."""
+
+
+# Exit codes of the CLI and HTTP statuses of the server, by error class name (most specific first,
+# so classes added below are covered by name without an import cycle).
+_EXIT_CODES = {
+    "ConflictError": 6,
+    "StoreError": 5,
+    "WeightsNotFoundError": 4,
+    "MissingDependencyError": 4,
+    "NotReadyError": 3,
+    "InvalidInputError": 1,
+}
+_HTTP_STATUS = {
+    "ConflictError": 409,
+    "StoreError": 503,
+    "WeightsNotFoundError": 503,
+    "MissingDependencyError": 501,
+    "NotReadyError": 409,
+    "CorruptWeightsError": 500,
+    "ModelBuildError": 500,
+    "InvalidInputError": 400,
+}
+
+
+def _lookup(exc: BaseException, table: dict[str, int]) -> int | None:
+    for cls in type(exc).__mro__:
+        if cls.__name__ in table:
+            return table[cls.__name__]
+    return None
+
+
+def exit_code(exc: BaseException) -> int:
+    """The CLI exit code of a library error (1 for a fashionlens error, 2 for anything else)."""
+    code = _lookup(exc, _EXIT_CODES)
+    if code is not None:
+        return code
+    return 1 if isinstance(exc, FashionlensError) else 2
+
+
+def http_status(exc: BaseException) -> int:
+    """The HTTP status the server answers a library error with."""
+    code = _lookup(exc, _HTTP_STATUS)
+    if code is not None:
+        return code
+    return 400 if isinstance(exc, FashionlensError) else 500
+
+
 def require(module: str, extra: str | None = None, package: str | None = None):
     """Import an optional dependency or raise `MissingDependencyError` naming the pip install."""
     import importlib

@@ -17,7 +17,8 @@ from typing import Any
 from fashionlens.core.errors import InvalidInputError
 
 DEFAULT_BACKBONE = "mobilenet_v2.imagenet"
-RUNTIMES = ("torch", "onnx", "onnx-int8")
+RUNTIMES = ("torch", "onnx", "onnx-int8")  # what a backbone can run on
+RUNTIME_CHOICES = ("auto", *RUNTIMES)  # what a user can ask for; auto: `fashionlens.models.factory`
 
 
 def _default_home() -> Path:
@@ -33,7 +34,8 @@ class Settings:
     weights_dir: Path | None = None
     num_threads: int = 0  # 0: let torch decide
     skip_failures: bool = True
-    runtime: str = "torch"  # torch | onnx | onnx-int8: how CNN backbones run inference
+    runtime: str = "auto"  # auto | torch | onnx | onnx-int8: how CNN backbones run inference
+    cache: Path | None = None  # derived files (ONNX exports, colour features); default HOME/cache
     max_image_pixels: int = 64_000_000  # images with more pixels are refused before decoding
     max_image_bytes: int = 256 * 1024 * 1024  # files larger than this are refused unread
 
@@ -47,8 +49,14 @@ class Settings:
                 f"max_image_pixels and max_image_bytes must be >= 1; got "
                 f"{self.max_image_pixels}, {self.max_image_bytes}"
             )
-        if self.runtime not in RUNTIMES:
-            raise InvalidInputError(f"runtime must be one of {', '.join(RUNTIMES)}; got {self.runtime!r}")
+        if self.runtime not in RUNTIME_CHOICES:
+            raise InvalidInputError(
+                f"runtime must be one of {', '.join(RUNTIME_CHOICES)}; got {self.runtime!r}"
+            )
+        if self.home.exists() and not self.home.is_dir():
+            raise InvalidInputError(f"home {self.home}: exists and is not a folder")
+        if self.weights_dir is not None and not self.weights_dir.is_dir():
+            raise InvalidInputError(f"weights_dir {self.weights_dir}: no such folder")
         if not self.device or not (
             self.device == "cpu" or self.device.startswith("cuda") or self.device == "mps"
         ):
@@ -64,7 +72,7 @@ class Settings:
 
     @property
     def cache_dir(self) -> Path:
-        return self.home / "cache"
+        return self.cache if self.cache is not None else self.home / "cache"
 
     @property
     def datasets_dir(self) -> Path:
@@ -80,6 +88,7 @@ def _coerce(key: str, value: Any) -> Any:
     kind = {
         "home": Path,
         "weights_dir": Path,
+        "cache": Path,
         "batch_size": int,
         "num_threads": int,
         "max_image_pixels": int,
@@ -97,7 +106,7 @@ def _coerce(key: str, value: Any) -> Any:
             if lowered not in {"1", "0", "true", "false", "yes", "no"}:
                 raise ValueError(value)
             return lowered in {"1", "true", "yes"}
-        if kind is int and isinstance(value, bool):
+        if kind is int and (isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())):
             raise ValueError(value)
         return kind(value)
     except (TypeError, ValueError) as exc:
@@ -121,6 +130,8 @@ def load_settings(
         explicit = False
     else:
         explicit = True
+    if path.exists() and not path.is_file():
+        raise InvalidInputError(f"{path}: the config file is not a file")
     if path.exists():
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))

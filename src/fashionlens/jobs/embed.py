@@ -1,54 +1,88 @@
-"""Embed every catalogued image with one backbone, idempotently (content hash + model id)."""
+"""Embed every catalogued image with one backbone, idempotently (content hash + model id).
+
+`EmbedStage` is the job's stage object (see `fashionlens.jobs.base`): it selects the images whose
+content hash has no vector of this model yet, decodes them with the one image decoder, embeds
+them in batches and commits each batch's vectors as it finishes, so an interrupted run keeps what
+it did. `embed_catalog` runs it on this machine.
+"""
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from fashionlens.core.errors import InvalidInputError
-from fashionlens.core.types import Embeddings, Skipped
-from fashionlens.ingest.images import open_rgb
+import numpy as np
+
+from fashionlens.core.progress import NO_PROGRESS, Progress
+from fashionlens.core.types import Embeddings
+from fashionlens.engines.local import run_stage
+from fashionlens.ingest.images import DEFAULT_LIMITS, ImageLimits
+from fashionlens.jobs.base import Batch, JobReport, Stage, decode_images
 from fashionlens.models.registry import Backbone
 from fashionlens.store.catalog import Catalog
 from fashionlens.store.schemas import embeddings_table_name
 
-logger = logging.getLogger(__name__)
-
-Progress = Callable[[int], None]  # called with the number of images just finished
-
 
 @dataclass
-class EmbedReport:
-    model_id: str
-    total: int
-    embedded: int = 0
-    already_done: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
-    seconds: float = 0.0
+class EmbedResults:
+    image_ids: tuple[str, ...]
+    hashes: list[str]
+    vectors: np.ndarray
+
+
+class EmbedStage(Stage):
+    name = "embed"
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        *,
+        where: str | None = None,
+        batch_size: int = 32,
+        limits: ImageLimits = DEFAULT_LIMITS,
+    ) -> None:
+        self.backbone, self.where, self.batch_size, self.limits = backbone, where, batch_size, limits
+
+    @property
+    def model_id(self) -> str:
+        return self.backbone.model_id
+
+    def select(self, catalog: Catalog) -> tuple[list[dict[str, Any]], int]:
+        images = catalog.read("images", where=self.where, columns=["image_id", "image_path", "content_hash"])
+        rows = images.to_pylist()
+        done = catalog.embedded_hashes(self.model_id)
+        todo = [r for r in rows if r["content_hash"] not in done]
+        return todo, len(rows) - len(todo)
+
+    def setup(self) -> None:
+        self.backbone.setup()
+
+    def decode(self, rows: list[dict[str, Any]]) -> Batch:
+        return decode_images(rows, self.limits)
+
+    def infer(self, batch: Batch) -> EmbedResults:
+        return EmbedResults(
+            tuple(r["image_id"] for r in batch.rows),
+            [r["content_hash"] for r in batch.rows],
+            self.backbone.embed(batch.items),
+        )
+
+    def write(self, catalog: Catalog, results: EmbedResults) -> dict[str, int]:
+        catalog.add_embeddings(Embeddings(results.image_ids, results.vectors, self.model_id), results.hashes)
+        return {"embedded": len(results.image_ids)}
+
+    def finish(self, catalog: Catalog) -> None:
+        catalog.compact(embeddings_table_name(self.model_id))
+
+
+class EmbedReport(JobReport):
+    @property
+    def embedded(self) -> int:
+        return self.done
 
     @property
     def images_per_second(self) -> float:
-        return self.embedded / self.seconds if self.seconds > 0 else 0.0
-
-
-def _decode(rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Any], list[Skipped]]:
-    kept, images, skipped = [], [], []
-    for row in rows:
-        try:
-            images.append(open_rgb(row["image_path"]))
-            kept.append(row)
-        except InvalidInputError as exc:
-            skipped.append(Skipped(row["image_path"], str(exc).removeprefix(f"{row['image_path']}: ")))
-    return kept, images, skipped
-
-
-def _batches(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
+        return self.items_per_second
 
 
 def embed_catalog(
@@ -58,54 +92,10 @@ def embed_catalog(
     batch_size: int = 32,
     where: str | None = None,
     skip_failures: bool = True,
-    progress: Progress | None = None,
-    on_start: Callable[[int], None] | None = None,
-) -> EmbedReport:
-    """Embed the images (optionally filtered by ``where``) that ``backbone`` has not embedded yet.
-
-    Decoding of the next batch overlaps the model's work on the current one. An image that cannot
-    be decoded is skipped and reported (or raises, with ``skip_failures=False``). Each batch is
-    committed as it finishes, so an interrupted run keeps what it did.
-    """
-    images = catalog.read("images", where=where, columns=["image_id", "image_path", "content_hash"])
-    rows = images.to_pylist()
-    done = catalog.embedded_hashes(backbone.model_id)
-    todo = [r for r in rows if r["content_hash"] not in done]
-    report = EmbedReport(backbone.model_id, total=len(rows), already_done=len(rows) - len(todo))
-    if on_start:
-        on_start(len(todo))
-    if not todo:
-        return report
-    backbone.setup()
-    start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        batches = _batches(todo, batch_size)
-        pending = pool.submit(_decode, next(batches))
-        for nxt in [*batches, None]:
-            kept, pil_images, skipped = pending.result()
-            if nxt is not None:
-                pending = pool.submit(_decode, nxt)
-            if skipped and not skip_failures:
-                raise InvalidInputError(f"{skipped[0].path}: {skipped[0].reason}")
-            report.skipped.extend(skipped)
-            if kept:
-                vectors = backbone.embed(pil_images)
-                catalog.add_embeddings(
-                    Embeddings(tuple(r["image_id"] for r in kept), vectors, backbone.model_id),
-                    [r["content_hash"] for r in kept],
-                )
-                report.embedded += len(kept)
-            if progress:
-                progress(len(kept) + len(skipped))
-    report.seconds = time.perf_counter() - start
-    catalog.compact(embeddings_table_name(backbone.model_id))
-    logger.info(
-        "embedded %d images with %s in %.1fs (%.1f img/s); %d already done; %d skipped",
-        report.embedded,
-        backbone.model_id,
-        report.seconds,
-        report.images_per_second,
-        report.already_done,
-        len(report.skipped),
-    )
-    return report
+    limits: ImageLimits = DEFAULT_LIMITS,
+    progress: Progress = NO_PROGRESS,
+) -> JobReport:
+    """Embed the images (optionally filtered by ``where``) that ``backbone`` has not embedded yet."""
+    stage = EmbedStage(backbone, where=where, batch_size=batch_size, limits=limits)
+    report = run_stage(stage, catalog, progress=progress, skip_failures=skip_failures)
+    return EmbedReport(**vars(report))

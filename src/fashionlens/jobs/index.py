@@ -56,13 +56,13 @@ def search_vectors(
         sources.append(schemas.embeddings_table_name(model_id))
     base = projection_base(model_id)
     if base and base in catalog.embedding_models():
-        from fashionlens.models.registry import create_backbone
+        from fashionlens.models import factory
 
         base_emb = catalog.embeddings(base)
         have = set(ids)
         todo = np.asarray([i not in have for i in base_emb.ids], dtype=bool)
         if todo.any():
-            backbone = create_backbone(model_id, device=settings.device, weights_dir=settings.weights_dir)
+            backbone = factory.backbone(settings, model_id, runtime="torch")
             parts.append(backbone.project(base_emb.vectors[todo]))  # type: ignore[attr-defined]
             ids += [i for i, t in zip(base_emb.ids, todo, strict=True) if t]
         sources.append(schemas.embeddings_table_name(base))

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fashionlens.analysis.export import ExportReport, export_enriched
+from fashionlens.core.progress import NO_PROGRESS, Progress
 from fashionlens.core.settings import Settings
 from fashionlens.core.types import SOURCES
+from fashionlens.ingest.images import ImageLimits
 from fashionlens.jobs.embed import EmbedReport, embed_catalog
 from fashionlens.jobs.ingest import IngestReport, ingest
 from fashionlens.jobs.predict import predict_category
-from fashionlens.models.registry import create_backbone
+from fashionlens.models import factory
 from fashionlens.store.catalog import Catalog
 from fashionlens.training.category import CategoryReport, train_category
 
@@ -47,8 +49,7 @@ def run_main_job(
     per_class: int = 100,
     train_source: str | None = None,
     on_stage: Callable[[str], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> RunReport:
     """Run steps 1-5 on ``paths`` (format auto-detected), or on Fashion-MNIST when none are given.
 
@@ -65,16 +66,14 @@ def run_main_job(
     else:
         stage("ingest fashion-mnist (the embedded default)")
         ingests.append(ingest(catalog, None, "fashion-mnist", settings, per_class=per_class))
-    backbone = create_backbone(
-        settings.backbone, device=settings.device, weights_dir=settings.weights_dir, runtime=settings.runtime
-    )
+    backbone = factory.backbone(settings)
     stage(f"embed with {backbone.model_id}")
     embed = embed_catalog(
         catalog,
         backbone,
         batch_size=settings.batch_size,
         skip_failures=settings.skip_failures,
-        on_start=on_start,
+        limits=ImageLimits.from_settings(settings),
         progress=progress,
     )
     stage("train category")

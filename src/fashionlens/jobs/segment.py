@@ -24,8 +24,7 @@ import hashlib
 import io
 import json
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -34,10 +33,14 @@ import numpy as np
 import pyarrow as pa
 
 from fashionlens.core.errors import InvalidInputError
+from fashionlens.core.progress import NO_PROGRESS, Progress
 from fashionlens.core.segmentation import GarmentInstances, People, mask_to_rle, semantic_to_instances
+from fashionlens.core.settings import Settings
 from fashionlens.core.types import Embeddings, ImageRecord, Skipped
+from fashionlens.engines.local import run_stage
 from fashionlens.ingest.base import content_hash, image_id_from_hash
-from fashionlens.ingest.images import open_rgb
+from fashionlens.ingest.images import DEFAULT_LIMITS, ImageLimits
+from fashionlens.jobs.base import Batch, JobReport, Stage, decode_images
 from fashionlens.models.segmenters.people import cutout_on_white, find_people
 from fashionlens.store import schemas
 from fashionlens.store.catalog import Catalog
@@ -110,23 +113,6 @@ def _save_png(rgb: np.ndarray, path: Path) -> bytes:
     tmp.write_bytes(data)
     tmp.replace(path)
     return data
-
-
-def _load(rows: Sequence[dict[str, Any]], report: SegmentReport, skip_failures: bool) -> list[_Photo]:
-    photos = []
-    for row in rows:
-        path = row["image_path"]
-        try:
-            im = open_rgb(path)
-            if min(im.size) < MIN_SIDE_PX:
-                raise InvalidInputError(f"{path}: too small to segment ({im.size[0]}x{im.size[1]} px)")
-        except InvalidInputError as exc:
-            if not skip_failures:
-                raise
-            report.skipped.append(Skipped(path, str(exc).removeprefix(f"{path}: ")))
-            continue
-        photos.append(_Photo(row, np.asarray(im)))
-    return photos
 
 
 def _people_rows(
@@ -214,13 +200,6 @@ def _table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     return pa.table(cols, schema=schema)
 
 
-def _replace_rows(catalog: Catalog, name: str, image_ids: list[str], segmenter_id: str) -> None:
-    if name not in catalog.table_names() or not image_ids:
-        return
-    ids = ", ".join(sql_literal(i) for i in image_ids)
-    catalog.open_table(name).delete(f"image_id IN ({ids}) AND segmenter_id = {sql_literal(segmenter_id)}")
-
-
 def select_photos(
     catalog: Catalog, where: str | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
@@ -229,6 +208,130 @@ def select_photos(
     rows = catalog.read("images", where=f"({where}) AND {clause}" if where else clause).to_pylist()
     rows.sort(key=lambda r: r["image_id"])
     return rows[:limit] if limit is not None else rows
+
+
+@dataclass
+class SegmentResults:
+    image_ids: list[str]
+    records: list[Any]
+    people_rows: list[dict[str, Any]]
+    garment_rows: list[dict[str, Any]]
+    garment_crops: list[np.ndarray]
+    status: list[dict[str, Any]]
+    no_person: int
+
+
+class SegmentStage(Stage):
+    """`segment people|garments` as a stage (see `fashionlens.jobs.base`)."""
+
+    name = "segment"
+
+    def __init__(
+        self,
+        segmenter: SemanticSegmenter,
+        out_dir: Path,
+        *,
+        task: Task = "people",
+        instances: InstanceSegmenter | None = None,
+        backbone: Any = None,
+        detector: Any = None,
+        where: str | None = None,
+        limit: int | None = None,
+        batch_size: int = 4,
+        force: bool = False,
+        overlays: bool = True,
+        limits: ImageLimits = DEFAULT_LIMITS,
+    ) -> None:
+        if task not in TASKS:
+            raise InvalidInputError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
+        if batch_size < 1:
+            raise InvalidInputError(f"batch_size must be >= 1; got {batch_size}")
+        self.segmenter, self.instances, self.backbone, self.detector = (
+            segmenter,
+            instances,
+            backbone,
+            detector,
+        )
+        self.out_dir, self.task, self.where, self.limit = Path(out_dir), task, where, limit
+        self.batch_size, self.force, self.overlays, self.limits = batch_size, force, overlays, limits
+        self.name = f"segment {task}"
+
+    @property
+    def model_id(self) -> str:
+        seg = self.segmenter.model_id
+        return seg if self.instances is None else f"{seg}+{self.instances.model_id}"
+
+    @property
+    def overlay_dir(self) -> Path | None:
+        return self.out_dir / "overlays" if self.overlays else None
+
+    def select(self, catalog: Catalog) -> tuple[list[dict[str, Any]], int]:
+        rows = select_photos(catalog, self.where, self.limit)
+        if self.force:
+            return rows, 0
+        done = catalog.read(
+            "segment_status",
+            where=f"task = {sql_literal(self.task)} AND segmenter_id = {sql_literal(self.model_id)}",
+            columns=["image_id"],
+        )
+        have = set(done.column("image_id").to_pylist())
+        todo = [r for r in rows if r["image_id"] not in have]
+        return todo, len(rows) - len(todo)
+
+    def setup(self) -> None:
+        for model in (self.segmenter, self.instances, self.backbone, self.detector):
+            if model is not None and hasattr(model, "setup"):
+                model.setup()
+        if self.overlay_dir is not None:
+            self.overlay_dir.mkdir(parents=True, exist_ok=True)
+
+    def decode(self, rows: list[dict[str, Any]]) -> Batch:
+        batch = decode_images(rows, self.limits, min_side=MIN_SIDE_PX)
+        batch.items = [np.asarray(im) for im in batch.items]
+        return batch
+
+    def infer(self, batch: Batch) -> SegmentResults:
+        photos = [_Photo(row, rgb) for row, rgb in zip(batch.rows, batch.items, strict=True)]
+        return _segment_batch(
+            photos, self.segmenter, self.instances, self.detector, self.task, self.model_id, self.out_dir,
+            self.overlay_dir,
+        )  # fmt: skip
+
+    def write(self, catalog: Catalog, results: SegmentResults) -> dict[str, int]:
+        """Each table's rows of this batch replace the photos' earlier rows in one commit."""
+        seg_id = self.model_id
+        ids = results.image_ids
+        condition = (
+            f"image_id IN ({', '.join(sql_literal(i) for i in ids)}) AND segmenter_id = {sql_literal(seg_id)}"
+        )
+        catalog.upsert_images(results.records)
+        _replace(catalog, "people", condition, _table(results.people_rows, schemas.PEOPLE), "person_key")
+        if self.task == "garments":
+            garments = _table(results.garment_rows, schemas.GARMENTS)
+            _replace(catalog, "garments", condition, garments, "garment_key")
+            if self.backbone is not None and results.garment_rows:
+                _embed_garments(catalog, self.backbone, results.garment_rows, results.garment_crops)
+        catalog.upsert("segment_status", _table(results.status, schemas.SEGMENT_STATUS), "status_key")
+        return {
+            "people": len(results.people_rows),
+            "garments": len(results.garment_rows),
+            "no_person": results.no_person,
+        }
+
+    def finish(self, catalog: Catalog) -> None:
+        for name in ("people", "garments", "segment_status", "images"):
+            catalog.compact(name)
+
+
+def _replace(catalog: Catalog, name: str, condition: str, rows: pa.Table, key: str) -> None:
+    replace = getattr(catalog, "replace_where", None)
+    if replace is not None:
+        replace(name, condition, rows, key)
+        return
+    if name in catalog.table_names():  # older store: delete, then upsert
+        catalog.open_table(name).delete(condition)
+    if rows.num_rows:
+        catalog.upsert(name, rows, key)
 
 
 def segment_catalog(
@@ -246,62 +349,90 @@ def segment_catalog(
     force: bool = False,
     overlays: bool = True,
     skip_failures: bool = True,
-    on_start: Callable[[int], None] | None = None,
-    progress: Callable[[int], None] | None = None,
+    limits: ImageLimits = DEFAULT_LIMITS,
+    progress: Progress = NO_PROGRESS,
 ) -> SegmentReport:
-    """Segment the catalogue's photos (see the module doc). ``out_dir`` receives ``people/``,
-    ``garments/`` crops and ``overlays/``. ``instances``: a garment instance model used instead of
-    the semantic map's regions. ``backbone``: embeds garment crops (None: no garment vectors).
-    ``detector``: a person detector (``detect(rgb) -> PersonBoxes``) used to split wide regions."""
-    if task not in TASKS:
-        raise InvalidInputError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
-    if batch_size < 1:
-        raise InvalidInputError(f"batch_size must be >= 1; got {batch_size}")
-    seg_id = segmenter.model_id if instances is None else f"{segmenter.model_id}+{instances.model_id}"
-    report = SegmentReport(task, seg_id, overlay_dir=out_dir / "overlays" if overlays else None)
-    if report.overlay_dir is not None:
-        report.overlay_dir.mkdir(parents=True, exist_ok=True)
-    rows = select_photos(catalog, where, limit)
-    report.total = len(rows)
-    if not force:
-        done = catalog.read(
-            "segment_status",
-            where=f"task = {sql_literal(task)} AND segmenter_id = {sql_literal(seg_id)}",
-            columns=["image_id"],
-        )
-        have = set(done.column("image_id").to_pylist())
-        report.already_done = sum(r["image_id"] in have for r in rows)
-        rows = [r for r in rows if r["image_id"] not in have]
-    if on_start:
-        on_start(len(rows))
-    start = time.perf_counter()
-    for b in range(0, len(rows), batch_size):
-        batch = rows[b : b + batch_size]
-        photos = _load(batch, report, skip_failures)
-        if photos:
-            _segment_batch(
-                catalog, photos, segmenter, instances, backbone, detector, task, seg_id, out_dir, report
-            )
-        if progress:
-            progress(len(batch))
-    report.seconds = time.perf_counter() - start
-    for name in ("people", "garments", "segment_status", "images"):
-        catalog.compact(name)
-    return report
+    """Segment the catalogue's photos on this machine (see the module doc). ``out_dir`` receives
+    ``people/``, ``garments/`` crops and ``overlays/``. ``instances``: a garment instance model used
+    instead of the semantic map's regions. ``backbone``: embeds garment crops (None: no garment
+    vectors). ``detector``: a person detector (``detect(rgb) -> PersonBoxes``) used to split wide
+    regions."""
+    stage = SegmentStage(
+        segmenter, out_dir, task=task, instances=instances, backbone=backbone, detector=detector,
+        where=where, limit=limit, batch_size=batch_size, force=force, overlays=overlays, limits=limits,
+    )  # fmt: skip
+    return _report(stage, run_stage(stage, catalog, progress=progress, skip_failures=skip_failures))
+
+
+def _report(stage: SegmentStage, job: JobReport) -> SegmentReport:
+    return SegmentReport(
+        stage.task, stage.model_id, total=job.total, done=job.done, already_done=job.already_done,
+        people=job.counts.get("people", 0), garments=job.counts.get("garments", 0),
+        no_person=job.counts.get("no_person", 0), skipped=job.skipped, overlay_dir=stage.overlay_dir,
+        seconds=job.seconds,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    """What `segment people|garments` is asked to do; `segment_job` builds the models from Settings."""
+
+    task: Task = "people"
+    weights: Path | None = None  # own U-Net weights (default: the shipped model)
+    maskrcnn: Path | None = None  # a Mask R-CNN checkpoint for the garments
+    embed: bool = True  # embed garment crops with the settings' backbone
+    out: Path | None = None  # default HOME/segments
+    where: str | None = None
+    limit: int | None = None
+    force: bool = False
+    overlays: bool = True
+
+
+def segment_job(settings: Settings, options: SegmentOptions) -> SegmentStage:
+    """The segment stage with its models built from ``settings`` (nothing loads until ``setup``)."""
+    from fashionlens.models import factory
+
+    instances = factory.maskrcnn(settings, options.maskrcnn) if options.maskrcnn else None
+    embedder = factory.backbone(settings) if options.task == "garments" and options.embed else None
+    return SegmentStage(
+        factory.unet(settings, options.weights),
+        options.out or settings.home / "segments",
+        task=options.task,
+        instances=instances,
+        backbone=embedder,
+        detector=factory.person_detector(settings),
+        where=options.where,
+        limit=options.limit,
+        force=options.force,
+        overlays=options.overlays,
+        limits=ImageLimits.from_settings(settings),
+    )
+
+
+def run_segment(
+    settings: Settings, options: SegmentOptions, progress: Progress = NO_PROGRESS
+) -> SegmentReport:
+    """Build the segment job from ``settings`` and run it on this machine."""
+    stage = segment_job(settings, options)
+    stage.setup()  # a missing or broken weights file fails here, before any work
+    return segment_catalog(
+        Catalog(settings.db_path), stage.segmenter, stage.out_dir, task=stage.task,
+        instances=stage.instances, backbone=stage.backbone, detector=stage.detector, where=stage.where,
+        limit=stage.limit, force=stage.force, overlays=stage.overlays,
+        skip_failures=settings.skip_failures, limits=stage.limits, progress=progress,
+    )  # fmt: skip
 
 
 def _segment_batch(
-    catalog: Catalog,
     photos: list[_Photo],
     segmenter: SemanticSegmenter,
     instances: InstanceSegmenter | None,
-    backbone: Any,
     detector: Any,
     task: str,
     seg_id: str,
     out_dir: Path,
-    report: SegmentReport,
-) -> None:
+    overlay_dir: Path | None,
+) -> SegmentResults:
     from fashionlens.render.overlay import render_overlay
 
     maps = segmenter.predict([p.rgb for p in photos])
@@ -311,6 +442,7 @@ def _segment_batch(
     garment_crops: list[np.ndarray] = []
     records: list[Any] = []
     status: list[dict[str, Any]] = []
+    no_person = 0
     for k, (photo, (seg, conf)) in enumerate(zip(photos, maps, strict=True)):
         detect = (lambda rgb=photo.rgb: detector.detect(rgb).xyxy) if detector is not None else None
         people = find_people(seg, conf, detect=detect)
@@ -324,12 +456,12 @@ def _segment_batch(
             garment_rows += g_rows
             garment_crops += crops
         overlay = ""
-        if report.overlay_dir is not None:
-            path = report.overlay_dir / f"{photo.row['image_id']}.png"
+        if overlay_dir is not None:
+            path = overlay_dir / f"{photo.row['image_id']}.png"
             render_overlay(photo.rgb, people, garments).save(path)
             overlay = str(path)
         found = len(people) if task == "people" else len(garments or [])
-        report.no_person += len(people) == 0
+        no_person += len(people) == 0
         status.append(
             {
                 "status_key": f"{photo.row['image_id']}|{task}|{seg_id}",
@@ -341,21 +473,15 @@ def _segment_batch(
                 "done_at": _now(),
             }
         )
-    image_ids = [p.row["image_id"] for p in photos]
-    catalog.upsert_images(records)
-    _replace_rows(catalog, "people", image_ids, seg_id)
-    if people_rows:
-        catalog.upsert("people", _table(people_rows, schemas.PEOPLE), "person_key")
-    if task == "garments":
-        _replace_rows(catalog, "garments", image_ids, seg_id)
-        if garment_rows:
-            catalog.upsert("garments", _table(garment_rows, schemas.GARMENTS), "garment_key")
-        if backbone is not None and garment_rows:
-            _embed_garments(catalog, backbone, garment_rows, garment_crops)
-    catalog.upsert("segment_status", _table(status, schemas.SEGMENT_STATUS), "status_key")
-    report.done += len(photos)
-    report.people += len(people_rows)
-    report.garments += len(garment_rows)
+    return SegmentResults(
+        [p.row["image_id"] for p in photos],
+        records,
+        people_rows,
+        garment_rows,
+        garment_crops,
+        status,
+        no_person,
+    )
 
 
 def _embed_garments(

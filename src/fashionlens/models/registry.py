@@ -63,13 +63,19 @@ class Backbone(abc.ABC):
         weights: str | Path | None = "pretrained",
         device: str = "cpu",
         weights_dir: Path | None = None,
+        models_dir: Path | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         """``weights``: ``"pretrained"`` (resolve the spec's weights), a file path, or ``None``
-        for an explicit random init (registry smoke tests only; the model id says so)."""
+        for an explicit random init (registry smoke tests only; the model id says so).
+        ``weights_dir``, ``models_dir``, ``cache_dir``: the home's folders (`fashionlens.models.factory`
+        passes them from `Settings`; None: the default home's)."""
         self.spec = spec
         self.weights = weights
         self.device = device
         self.weights_dir = weights_dir
+        self.models_dir = models_dir
+        self.cache_dir = cache_dir
         self._ready = False
 
     @property

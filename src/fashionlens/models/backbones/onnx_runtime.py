@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fashionlens.core.errors import FashionlensError, InvalidInputError, require
+from fashionlens.core.errors import FashionlensError, InvalidInputError, ModelBuildError, require
 
 if TYPE_CHECKING:
     from fashionlens.models.registry import BackboneSpec
@@ -81,8 +81,7 @@ _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".t
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}
 
 
-class OnnxModelError(FashionlensError, RuntimeError):
-    """An ONNX model cannot be exported, quantised or loaded; the message says which file and why."""
+OnnxModelError = ModelBuildError  # an ONNX model cannot be exported, quantised or loaded
 
 
 # -- keys, ids, files -------------------------------------------------------------------------------

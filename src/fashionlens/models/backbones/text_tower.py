@@ -136,12 +136,18 @@ class ProjectedTextBackbone(Backbone):
         weights: str | Path | None = "pretrained",
         device: str = "cpu",
         weights_dir: Path | None = None,
+        models_dir: Path | None = None,
+        cache_dir: Path | None = None,
         **image_kwargs: Any,
     ) -> None:
-        super().__init__(spec, weights=weights, device=device, weights_dir=weights_dir)
+        super().__init__(
+            spec, weights=weights, device=device, weights_dir=weights_dir, models_dir=models_dir,
+            cache_dir=cache_dir,
+        )  # fmt: skip
         self.image = create_backbone(
-            str(spec.extra["image_backbone"]), device=device, weights_dir=weights_dir, **image_kwargs
-        )
+            str(spec.extra["image_backbone"]), device=device, weights_dir=weights_dir,
+            models_dir=models_dir, cache_dir=cache_dir, **image_kwargs,
+        )  # fmt: skip
         self.text = TextEncoder(device=device)
         self.projection: Projection | None = None
 
@@ -151,9 +157,14 @@ class ProjectedTextBackbone(Backbone):
             weight = rng.normal(0, self.image.dim**-0.5, (self.image.dim, self.dim)).astype(np.float32)
             self.projection = Projection(weight, np.zeros(self.dim, np.float32), {"random_init": True})
         else:
-            path = shipped_projection_path() if self.weights == "pretrained" else Path(self.weights)
-            if self.weights == "pretrained" and self.weights_dir and (self.weights_dir / path.name).is_file():
-                path = self.weights_dir / path.name
+            from fashionlens.models.weights import WeightsSpec, resolve_weights
+
+            # your own projection (`train text-tower`) in the weights dir or HOME/models/text_tower
+            # wins over the shipped one
+            own = self.models_dir / "text_tower" if self.models_dir is not None else None
+            file = SPEC.weights_file or "projection.npz"
+            spec = WeightsSpec(self.spec.name, file=file, shipped=file)
+            path = resolve_weights(spec, self.weights, self.weights_dir, models_dir=own, download=False)
             self.projection = Projection.load(path)
         self.image.setup()
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from fashionlens.core.errors import InvalidInputError, require
-from fashionlens.core.settings import RUNTIMES, load_settings
+from fashionlens.core.settings import RUNTIMES, Settings, _default_home
 from fashionlens.models.backbones.preprocess import preprocess_uint8
 from fashionlens.models.registry import Backbone, BackboneSpec, register_backbone
 from fashionlens.models.weights import resolve_weights
@@ -104,6 +104,8 @@ class TorchvisionCNN(Backbone):
         weights: str | Path | None = "pretrained",
         device: str = "cpu",
         weights_dir: Path | None = None,
+        models_dir: Path | None = None,
+        cache_dir: Path | None = None,
         batch_size: int = 32,
         num_threads: int | None = None,
         channels_last: bool = True,
@@ -117,7 +119,10 @@ class TorchvisionCNN(Backbone):
         ``runtime``: ``torch``, ``onnx`` or ``onnx-int8`` (CPU only; needs ``fashionlens[onnx]``).
         ``calibration``: for ``onnx-int8``, a folder or list of images to calibrate on instead of
         the shipped ranges (needed for backbones/weights without shipped ranges)."""
-        super().__init__(spec, weights=weights, device=device, weights_dir=weights_dir)
+        super().__init__(
+            spec, weights=weights, device=device, weights_dir=weights_dir, models_dir=models_dir,
+            cache_dir=cache_dir,
+        )  # fmt: skip
         if batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1; got {batch_size}")
         if forward_batch is not None and forward_batch < 1:
@@ -185,7 +190,9 @@ class TorchvisionCNN(Backbone):
 
     def _resolve_weights_path(self) -> Path | None:
         if self.weights is not None and self.weights_path is None:
-            self.weights_path = resolve_weights(self.spec, self.weights, self.weights_dir)
+            self.weights_path = resolve_weights(
+                self.spec, self.weights, self.weights_dir, models_dir=self.models_dir
+            )
         return self.weights_path
 
     def _build_torch(self) -> tuple[Any, Any]:
@@ -222,7 +229,8 @@ class TorchvisionCNN(Backbone):
         require("onnxruntime", extra="onnx")
         threads = self.num_threads or None
         wkey = ox.weights_key(self._resolve_weights_path())
-        fp32 = ox.fp32_path(load_settings().cache_dir, self.spec, wkey)
+        cache = self.cache_dir if self.cache_dir is not None else Settings(home=_default_home()).cache_dir
+        fp32 = ox.fp32_path(cache, self.spec, wkey)
 
         def export(dst: Path) -> None:
             ox.export_fp32(*self._build_torch(), self.spec, dst)
