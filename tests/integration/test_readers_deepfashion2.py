@@ -145,7 +145,7 @@ def _item(**changes: object) -> dict:
         pytest.param({"pair_id": 1, "item1": _item(category_id=0)}, "category_id 0; expected", id="cat-0"),
         pytest.param({"pair_id": 1, "item1": _item(category_id="11")}, "category_id '11'", id="cat-string"),
         pytest.param(
-            {"pair_id": 1, "item1": _item(), "item2": _item(bounding_box=[10, 10, 5, 50])},
+            {"pair_id": 1, "item2": _item(bounding_box=[10, 10, 5, 50])},  # a good item1 would be kept
             "item2 has bounding_box [10, 10, 5, 50]; x2 < x1",
             id="bad-box",
         ),

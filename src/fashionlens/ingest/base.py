@@ -15,6 +15,7 @@ from fashionlens.ingest.images import (
     IMAGE_EXTENSIONS,
     ImageLimits,
     content_hash,
+    display_path,
     read_image_bytes,
 )
 from fashionlens.ingest.images import probe_image as _probe
@@ -22,6 +23,7 @@ from fashionlens.ingest.images import probe_image as _probe
 __all__ = [
     "IMAGE_EXTENSIONS",
     "content_hash",
+    "display_path",
     "image_id_from_hash",
     "make_record",
     "probe_image",
@@ -85,22 +87,42 @@ def probe_image(path: Path) -> tuple[int, int, str]:
 
 
 def make_record(path: Path, *, source: str, dataset: str, split: str = "unsplit") -> ImageRecord | Skipped:
-    """Probe ``path`` and build its `ImageRecord`, or a `Skipped` with the reason."""
+    """Probe ``path`` and build its `ImageRecord`, or a `Skipped` with the reason.
+
+    Every reader registers images here, so every reader gets the same checks: `probe_image`
+    under the `reading_limits` in force (regular file, byte and pixel limits, full decode), and a
+    path that can be stored (valid UTF-8: a name made of other bytes is skipped, asking for a
+    rename, rather than failing the whole write).
+    """
     callback = _on_probe.get()
     try:
-        width, height, digest = probe_image(path)
+        record = _record(Path(path), source, dataset, split)
     except InvalidInputError as exc:
+        logger.warning("skipping %s", exc)
+        return Skipped(display_path(path), str(exc).removeprefix(f"{display_path(path)}: "))
+    finally:
         if callback:
             callback(1)
-        logger.warning("skipping %s", exc)
-        return Skipped(str(path), str(exc).removeprefix(f"{path}: "))
-    if callback:
-        callback(1)
+    return record
+
+
+def _record(path: Path, source: str, dataset: str, split: str) -> ImageRecord:
+    try:
+        resolved = str(path.resolve())
+        resolved.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{display_path(path)}: the file name is not valid UTF-8, so it cannot be stored; "
+            "rename the file (e.g. convmv -f latin1 -t utf8)"
+        ) from exc
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise InvalidInputError(f"{display_path(path)}: cannot resolve the path ({exc})") from exc
+    width, height, digest = probe_image(path)
     return ImageRecord(
         image_id=image_id_from_hash(digest),
         source=source,
         original_dataset=dataset,
-        image_path=str(path.resolve()),
+        image_path=resolved,
         split=split,
         width=width,
         height=height,

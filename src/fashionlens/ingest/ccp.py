@@ -22,7 +22,11 @@ with its annotation, is kept.
 
 from __future__ import annotations
 
+import io
 import logging
+import math
+import struct
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,7 +35,8 @@ import numpy as np
 from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.labels import coarse_category, map_to_modanet
 from fashionlens.core.types import ImageLabel, IngestResult, Skipped
-from fashionlens.ingest.base import IMAGE_EXTENSIONS, make_record
+from fashionlens.ingest.base import IMAGE_EXTENSIONS, current_limits, display_path, make_record, read_bytes
+from fashionlens.ingest.images import ImageLimits
 
 logger = logging.getLogger(__name__)
 
@@ -43,17 +48,60 @@ LABEL_SOURCE_TAGS = "ccp-tags"
 
 
 def _loadmat(path: Path) -> dict[str, object]:
-    """`scipy.io.loadmat`, with any failure turned into `InvalidInputError` naming the file."""
-    from scipy.io import loadmat
-    from scipy.io.matlab import MatReadError
+    """`scipy.io.loadmat` of an untrusted file, any failure an `InvalidInputError` naming it.
 
-    if not path.is_file():
-        raise InvalidInputError(f"{path}: file not found")
+    Only a regular file within the byte limit is read (`read_bytes`); compressed variables may
+    not inflate past `max_mat_bytes`, and no variable may hold more elements than an image may
+    hold pixels (`reading_limits`), both checked before scipy allocates anything.
+    """
+    from scipy.io import loadmat, whosmat
+
+    limits = current_limits()
+    data = read_bytes(path)
+    name = display_path(path)
     try:
-        return dict(loadmat(str(path)))
-    except (MatReadError, ValueError, TypeError, OSError, EOFError, IndexError, NotImplementedError) as exc:
-        # scipy raises a zoo of errors on non-MAT, truncated or unsupported (v7.3/HDF5) files
-        raise InvalidInputError(f"{path}: not a readable MAT file ({type(exc).__name__}: {exc})") from exc
+        _check_inflated_size(data, max_mat_bytes(limits))
+        for var, shape, _ in whosmat(io.BytesIO(data)):
+            n = math.prod(int(d) for d in shape)
+            if n > limits.max_pixels:
+                raise InvalidInputError(
+                    f"variable {var!r} has shape {shape}: {n} values, over the limit of "
+                    f"{limits.max_pixels} (max_image_pixels)"
+                )
+        return dict(loadmat(io.BytesIO(data)))
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{name}: refused, {exc}") from exc
+    except Exception as exc:
+        # scipy raises a zoo of errors on non-MAT, truncated, crafted or v7.3/HDF5 files
+        raise InvalidInputError(f"{name}: not a readable MAT file ({type(exc).__name__}: {exc})") from exc
+
+
+def max_mat_bytes(limits: ImageLimits) -> int:
+    """How far a MAT file's compressed variables may inflate: 8 bytes (a double) per allowed pixel."""
+    return 8 * limits.max_pixels + (1 << 20)
+
+
+def _check_inflated_size(data: bytes, limit: int) -> None:
+    """Refuse a MAT v5 file whose compressed elements inflate past ``limit`` bytes (a zip bomb),
+    inflating in 1 MB steps without keeping the output. Other files are left to scipy."""
+    if len(data) < 136 or data[126:128] not in (b"IM", b"MI"):
+        return
+    order = "<" if data[126:128] == b"IM" else ">"
+    pos, total = 128, 0
+    while pos + 8 <= len(data):
+        mdtype, nbytes = struct.unpack_from(order + "II", data, pos)
+        pos += 8
+        if mdtype >> 16:  # a small data element: its 4 bytes of data sit in the tag
+            continue
+        if mdtype == 15:  # miCOMPRESSED
+            inflater = zlib.decompressobj()
+            chunk = data[pos : pos + nbytes]
+            while chunk:
+                total += len(inflater.decompress(chunk, 1 << 20))
+                if total > limit:
+                    raise InvalidInputError(f"compressed variables inflate past {limit} bytes")
+                chunk = inflater.unconsumed_tail
+        pos += nbytes  # as scipy walks top-level variables: no padding
 
 
 def _variable(mat: dict[str, object], name: str, path: Path) -> np.ndarray:
@@ -172,7 +220,10 @@ def read_ccp(
     if limit is not None and limit < 0:
         raise InvalidInputError(f"limit must be >= 0; got {limit}")
     label_names = ccp_label_names(root)
-    photos = sorted(p for p in photos_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    try:
+        photos = sorted(p for p in photos_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    except OSError as exc:
+        raise InvalidInputError(f"{display_path(photos_dir)}: cannot list ({exc.strerror or exc})") from exc
     if limit is not None:
         photos = photos[:limit]
 

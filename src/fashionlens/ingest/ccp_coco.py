@@ -42,8 +42,10 @@ from fashionlens.core.segmentation import (
     mask_to_xyxy,
     semantic_to_instances,
 )
+from fashionlens.ingest.base import current_limits
 from fashionlens.ingest.ccp import PIXEL_DIR, ccp_label_names, ccp_pixel_split, load_ccp_mask
 from fashionlens.ingest.coco import ROBOFLOW_ANNOTATIONS, xyxy_to_bbox_xywh
+from fashionlens.ingest.images import header_size
 
 logger = logging.getLogger(__name__)
 
@@ -157,8 +159,6 @@ def ccp_to_coco(ccp_root: Path, stems: Sequence[str], *, min_area_frac: float = 
     regions under ``min_area_frac`` of the image are dropped (speckle, as in `semantic_to_instances`).
     A map whose size differs from its photo is skipped with a warning.
     """
-    from PIL import Image
-
     root = Path(ccp_root)
     names = ccp_label_names(root)
     images: list[dict[str, Any]] = []
@@ -167,10 +167,10 @@ def ccp_to_coco(ccp_root: Path, stems: Sequence[str], *, min_area_frac: float = 
         photo = root / PHOTOS_DIR / f"{stem}.jpg"
         label_map = load_ccp_mask(root / PIXEL_DIR / f"{stem}.mat")
         h, w = label_map.shape
-        with Image.open(photo) as im:  # header only
-            if im.size != (w, h):
-                logger.warning("%s: photo is %dx%d, label map %dx%d; skipped", stem, *im.size, w, h)
-                continue
+        size_wh = header_size(photo, current_limits())
+        if size_wh != (w, h):
+            logger.warning("%s: photo is %dx%d, label map %dx%d; skipped", stem, *size_wh, w, h)
+            continue
         image_id = _image_id(stem, index)
         images.append({"id": image_id, "file_name": photo.name, "width": int(w), "height": int(h)})
         instances = semantic_to_instances(ccp_to_semantic(label_map, names), min_area_frac=min_area_frac)

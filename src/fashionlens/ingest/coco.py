@@ -6,14 +6,14 @@ absolute pixel ``xyxy`` boxes clipped to the image with `clip_xyxy`.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from fashionlens.core.errors import InvalidInputError
-from fashionlens.core.labels import coarse_category, map_to_modanet
+from fashionlens.core.labels import coarse_category, guess_label_scheme, map_to_modanet
 from fashionlens.core.types import (
     SOURCES,
     SPLITS,
@@ -24,13 +24,16 @@ from fashionlens.core.types import (
     Skipped,
     clip_xyxy,
 )
-from fashionlens.ingest.base import make_record
+from fashionlens.ingest.base import display_path, make_record
+from fashionlens.ingest.coco_checks import (
+    _KNOWN_ANNOTATION_KEYS,
+    clean_coco,
+    validate_coco,
+)
+from fashionlens.ingest.records import load_json, outside_root
 
 logger = logging.getLogger(__name__)
 
-REQUIRED_KEYS = ("images", "annotations", "categories")
-# Annotation keys this module interprets; every other key is passed through in `attributes`.
-_KNOWN_ANNOTATION_KEYS = frozenset({"id", "image_id", "category_id", "bbox", "segmentation", "area"})
 ROBOFLOW_SPLITS = {"train": "train", "valid": "valid", "validation": "valid", "test": "test"}
 ROBOFLOW_ANNOTATIONS = "_annotations.coco.json"
 
@@ -58,67 +61,6 @@ def polygons_xyxy(polygons: Iterable[Sequence[float]]) -> BoxXYXY | None:
 
 def _is_polygons(segmentation: object) -> bool:
     return isinstance(segmentation, list) and all(isinstance(p, list) for p in segmentation)
-
-
-def _bad_bbox(ann: dict) -> str | None:
-    bbox = ann.get("bbox")
-    if bbox is None:
-        seg = ann.get("segmentation")
-        ok = isinstance(seg, list) and _is_polygons(seg) and polygons_xyxy(seg) is not None
-        return None if ok else "has no 'bbox' and no polygon to derive it from"
-    numbers = isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, int | float) for v in bbox)
-    if not (numbers and bbox[2] >= 0 and bbox[3] >= 0):
-        return f"has bbox {bbox!r}; expected [x, y, w, h] with w, h >= 0"
-    return None
-
-
-def validate_coco(coco: object, *, name: str) -> None:
-    """Check the structure a reader relies on; raise `InvalidInputError` naming ``name`` and the problem.
-
-    Checks: a JSON object with ``images``, ``annotations`` and ``categories`` lists; every image has
-    ``id``, ``file_name`` and positive ``width``/``height``; ids are unique; every annotation has
-    ``image_id`` and ``category_id`` that exist and a 4-number ``bbox`` (or polygons to derive it from).
-    """
-    if not isinstance(coco, dict):
-        raise InvalidInputError(f"{name}: expected a COCO JSON object; got {type(coco).__name__}")
-    missing = [k for k in REQUIRED_KEYS if k not in coco]
-    if missing:
-        raise InvalidInputError(f"{name}: not a COCO instances file, missing key(s) {', '.join(missing)}")
-    for key in REQUIRED_KEYS:
-        if not isinstance(coco[key], list):
-            raise InvalidInputError(f"{name}: '{key}' must be a list; got {type(coco[key]).__name__}")
-    image_ids: set[object] = set()
-    for i, img in enumerate(coco["images"]):
-        if not isinstance(img, dict) or not {"id", "file_name", "width", "height"} <= img.keys():
-            raise InvalidInputError(
-                f"{name}: images[{i}] must be an object with id, file_name, width, height"
-            )
-        w, h = img["width"], img["height"]
-        if not (isinstance(w, int | float) and isinstance(h, int | float) and w > 0 and h > 0):
-            raise InvalidInputError(f"{name}: images[{i}] ({img['file_name']}) has size {w!r}x{h!r}")
-        if img["id"] in image_ids:
-            raise InvalidInputError(f"{name}: image id {img['id']!r} appears twice in 'images'")
-        image_ids.add(img["id"])
-    category_ids: set[object] = set()
-    for i, cat in enumerate(coco["categories"]):
-        if not isinstance(cat, dict) or "id" not in cat or "name" not in cat:
-            raise InvalidInputError(f"{name}: categories[{i}] must be an object with 'id' and 'name'")
-        if cat["id"] in category_ids:
-            raise InvalidInputError(f"{name}: category id {cat['id']!r} appears twice in 'categories'")
-        category_ids.add(cat["id"])
-    for i, ann in enumerate(coco["annotations"]):
-        if not isinstance(ann, dict) or "image_id" not in ann or "category_id" not in ann:
-            raise InvalidInputError(f"{name}: annotations[{i}] must be an object with image_id, category_id")
-        where = f"{name}: annotations[{i}] (id {ann.get('id')!r})"
-        if ann["image_id"] not in image_ids:
-            raise InvalidInputError(f"{where} refers to image_id {ann['image_id']!r}, not in 'images'")
-        if ann["category_id"] not in category_ids:
-            raise InvalidInputError(
-                f"{where} refers to category_id {ann['category_id']!r}, not in 'categories'"
-            )
-        problem = _bad_bbox(ann)
-        if problem:
-            raise InvalidInputError(f"{where} {problem}")
 
 
 def used_categories(coco: dict) -> list[str]:
@@ -253,18 +195,16 @@ def objects_to_coco(
 
 
 def load_coco_json(path: Path) -> dict:
-    """Read and validate a COCO instances JSON; `InvalidInputError` names the file and the problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidInputError(f"{path}: COCO annotations file not found")
-    try:
-        coco = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"{path}: not a text JSON file ({exc.reason})") from exc
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-    validate_coco(coco, name=str(path))
-    return coco
+    """Read and validate a COCO instances JSON; `InvalidInputError` names the file and the first
+    bad record (for training, which wants a clean file; readers skip bad records instead)."""
+    coco = load_json(Path(path), "COCO annotations file")
+    validate_coco(coco, name=display_path(path))
+    return coco  # type: ignore[return-value]  # validate_coco checked it is a dict
+
+
+def load_coco_records(path: Path) -> tuple[dict, list[Skipped]]:
+    """Read a COCO instances JSON -> ``(its usable records, the bad ones skipped)`` (`clean_coco`)."""
+    return clean_coco(load_json(Path(path), "COCO annotations file"), name=display_path(path))
 
 
 def _check_args(source: str, split: str, label_scheme: str | None) -> None:
@@ -277,14 +217,29 @@ def _check_args(source: str, split: str, label_scheme: str | None) -> None:
         map_to_modanet((), label_scheme)  # raises for an unknown scheme
 
 
+def coco_source(coco: dict) -> str:
+    """The usual source of a COCO file: ``runway`` for Fashionpedia (a top-level ``attributes``
+    list and Fashionpedia's garment names) and Roboflow exports (the seed's runway input), else
+    ``street``."""
+    info = coco.get("info")
+    info = info if isinstance(info, dict) else {}
+    if "roboflow" in f"{info.get('description', '')} {info.get('url', '')}".lower():
+        return "runway"
+    names = [str(c.get("name", "")) for c in coco.get("categories", []) if isinstance(c, dict)]
+    if isinstance(coco.get("attributes"), list) and guess_label_scheme(names) == "fashionpedia":
+        return "runway"
+    return "street"
+
+
 def read_coco(
     annotations_json: Path,
     images_dir: Path | None = None,
     *,
-    source: str,
+    source: str | None = None,
     dataset: str,
     split: str = "unsplit",
     label_scheme: str | None = None,
+    allow_outside_root: bool = False,
 ) -> IngestResult:
     """Read a COCO instances file and the images it lists.
 
@@ -293,18 +248,48 @@ def read_coco(
     annotations. Images not on disk keep annotations and labels under ``f"{dataset}/{file_name}"``,
     summarised by one `Skipped`. Every image gets one `ImageLabel` (``label_scheme`` maps the
     categories to ModaNet, e.g. "modanet", "deepfashion2", "fashionpedia").
+
+    Bad records are skipped with the file, the record and the reason (`clean_coco`); only a file
+    that is not a COCO instances JSON at all raises. A ``file_name`` that is absolute or climbs out
+    of ``images_dir`` with ``..`` is not read (one reason, whether or not such a file exists)
+    unless ``allow_outside_root``.
     """
-    _check_args(source, split, label_scheme)
+    _check_args(source or "street", split, label_scheme)
     annotations_json = Path(annotations_json)
-    coco = load_coco_json(annotations_json)
+    coco, bad = load_coco_records(annotations_json)
+    source = source or coco_source(coco)  # None: Fashionpedia and Roboflow files are runway
     images_dir = Path(images_dir) if images_dir is not None else annotations_json.parent
-    return _read_loaded(coco, annotations_json, images_dir, source, dataset, split, label_scheme)
+    where = _Where(annotations_json, images_dir, allow_outside_root)
+    result = _read_loaded(coco, where, source, dataset, split, label_scheme)
+    result.skipped[:0] = bad
+    return result
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where a COCO file's images are, and whether ``file_name`` may lead out of that folder."""
+
+    json_path: Path
+    images_dir: Path
+    allow_outside_root: bool = False
+
+
+OUTSIDE_REASON = "is outside the images folder; not read (allow_outside_root=True reads it)"
+
+
+def _on_disk(path: Path) -> bool | str:
+    """True / False for a file that is or is not there; a reason if the path cannot be checked."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError) as exc:  # EACCES, ENAMETOOLONG...
+        return f"cannot check the file ({getattr(exc, 'strerror', None) or exc})"
 
 
 def _read_loaded(
-    coco: dict, json_path: Path, images_dir: Path, source: str, dataset: str, split: str, scheme: str | None
+    coco: dict, where: _Where, source: str, dataset: str, split: str, scheme: str | None
 ) -> IngestResult:
-    """`read_coco` on an already validated dict."""
+    """`read_coco` on a dict `clean_coco` returned."""
+    json_path, images_dir = where.json_path, where.images_dir
     n_objects = Counter(ann["image_id"] for ann in coco["annotations"])
     result = IngestResult()
     image_ids: dict[int, str] = {}
@@ -315,13 +300,22 @@ def _read_loaded(
     for img in coco["images"]:
         file_name = str(img["file_name"])
         path = images_dir / file_name
-        if not path.is_file():
+        n = n_objects.get(img["id"], 0)
+        if not where.allow_outside_root and outside_root(file_name, images_dir):
+            reason = f"image id {img['id']!r}: file_name {file_name!r} {OUTSIDE_REASON}"
+            reason += f"; its {n} annotations left out"
+            result.skipped.append(Skipped(display_path(json_path), reason))
+            continue
+        on_disk = _on_disk(path)
+        if isinstance(on_disk, str):
+            result.skipped.append(Skipped(display_path(path), f"{on_disk}; its {n} annotations not read"))
+            continue
+        if not on_disk:
             not_on_disk.append(file_name)
             image_id = f"{dataset}/{file_name}"
         else:
             record = make_record(path, source=source, dataset=dataset, split=split)
             if isinstance(record, Skipped):
-                n = n_objects.get(img["id"], 0)
                 result.skipped.append(Skipped(record.path, f"{record.reason}; its {n} annotations not read"))
                 continue
             if record.image_id in first_path:
@@ -354,16 +348,31 @@ def _read_loaded(
 
 
 def read_modanet(
-    annotations_json: Path, images_dir: Path | None = None, *, split: str = "unsplit"
+    annotations_json: Path,
+    images_dir: Path | None = None,
+    *,
+    split: str = "unsplit",
+    allow_outside_root: bool = False,
 ) -> IngestResult:
     """ModaNet's COCO file (street photos, 13 classes): `read_coco` with the "modanet" scheme."""
     return read_coco(
-        annotations_json, images_dir, source="street", dataset="modanet", split=split, label_scheme="modanet"
+        annotations_json,
+        images_dir,
+        source="street",
+        dataset="modanet",
+        split=split,
+        label_scheme="modanet",
+        allow_outside_root=allow_outside_root,
     )
 
 
 def read_roboflow(
-    root: Path, *, source: str = "runway", dataset: str | None = None, label_scheme: str | None = None
+    root: Path,
+    *,
+    source: str = "runway",
+    dataset: str | None = None,
+    label_scheme: str | None = None,
+    allow_outside_root: bool = False,
 ) -> IngestResult:
     """A Roboflow COCO export: ``root/{train,valid,test}/_annotations.coco.json`` with images beside.
 
@@ -387,9 +396,11 @@ def read_roboflow(
     result = IngestResult()
     for folder, split in found:
         json_path = folder / ROBOFLOW_ANNOTATIONS
-        coco = load_coco_json(json_path)
+        coco, bad = load_coco_records(json_path)
+        result.skipped.extend(bad)
         used = used_categories(coco)
         unused = [c["name"] for c in coco["categories"] if c["name"] not in used]
         logger.info("%s: categories %s; unused, left out: %s", json_path, used, unused)
-        result.extend(_read_loaded(coco, json_path, folder, source, dataset, split, label_scheme))
+        where = _Where(json_path, folder, allow_outside_root)
+        result.extend(_read_loaded(coco, where, source, dataset, split, label_scheme))
     return result

@@ -9,14 +9,23 @@ Layout: ``root/image/000001.jpg`` with ``root/annos/000001.json`` beside it. Eac
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
+import re
 from pathlib import Path
 
 from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.types import SOURCES, SPLITS, IngestResult, ObjectAnnotation, Skipped, clip_xyxy
-from fashionlens.ingest.base import make_record, probe_image
+from fashionlens.ingest.base import display_path, make_record, probe_image
 from fashionlens.ingest.coco import objects_to_labels, xyxy_to_bbox_xywh
+from fashionlens.ingest.records import (
+    coordinate_problem,
+    display_text,
+    load_json,
+    number,
+    polygons_problem,
+    short_repr,
+    value_problem,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +48,7 @@ NUM_KEYPOINTS = sum(NUM_LANDMARKS)  # 294
 _PASS_THROUGH = ("style", "scale", "occlusion", "zoom_in", "viewpoint", "landmarks")
 
 
-def _is_number(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+ITEM_KEY = re.compile(r"item([0-9]{1,6})", re.ASCII)  # item1, item2... (not item², not item٣)
 
 
 def _check_item(key: str, item: object) -> None:
@@ -51,48 +59,82 @@ def _check_item(key: str, item: object) -> None:
     if cat is None:
         raise InvalidInputError(f"{key} has no category_id")
     if not (isinstance(cat, int) and not isinstance(cat, bool) and 1 <= cat <= len(CATEGORIES)):
-        raise InvalidInputError(f"{key} has category_id {cat!r}; expected an integer in 1-13")
+        raise InvalidInputError(f"{key} has category_id {short_repr(cat)}; expected an integer in 1-13")
     box = item.get("bounding_box")
-    if not (isinstance(box, list) and len(box) == 4 and all(_is_number(v) for v in box)):
-        raise InvalidInputError(f"{key} has bounding_box {box!r}; expected [x1, y1, x2, y2]")
+    if not (isinstance(box, list) and len(box) == 4) or coordinate_problem(box, "bounding_box"):
+        raise InvalidInputError(
+            f"{key} has bounding_box {short_repr(box)}; expected [x1, y1, x2, y2] of finite numbers"
+        )
     if box[2] < box[0] or box[3] < box[1]:
         raise InvalidInputError(f"{key} has bounding_box {box}; x2 < x1 or y2 < y1")
     seg = item.get("segmentation", [])
-    if not (isinstance(seg, list) and all(isinstance(p, list) and all(map(_is_number, p)) for p in seg)):
+    if not (isinstance(seg, list) and all(isinstance(p, list) for p in seg)):
         raise InvalidInputError(f"{key} has a segmentation that is not a list of polygons")
+    problem = polygons_problem(seg)
+    if problem:
+        raise InvalidInputError(f"{key} has a bad segmentation: {problem}")
     marks = item.get("landmarks", [])
     expected = 3 * NUM_LANDMARKS[cat - 1]
-    if not isinstance(marks, list) or not all(map(_is_number, marks)):
-        raise InvalidInputError(f"{key} has landmarks that are not a list of numbers")
+    if not isinstance(marks, list) or not all(number(v) is not None for v in marks):
+        raise InvalidInputError(f"{key} has landmarks that are not a list of finite numbers")
     if marks and len(marks) != expected:
         raise InvalidInputError(f"{key} has {len(marks)} landmark values; category {cat} needs {expected}")
+    for name in _PASS_THROUGH:
+        problem = value_problem(item.get(name), name) if name != "landmarks" else None
+        if problem:
+            raise InvalidInputError(f"{key}: {problem}")
 
 
 def parse_annotation(path: Path) -> tuple[dict, list[tuple[str, dict]]]:
     """Read one per-image JSON: ``(header, [(item_key, item), ...])``, items in numeric order.
 
-    Raises `InvalidInputError` naming the file and the problem (not JSON, no items, bad item).
+    Raises `InvalidInputError` naming the file and the problem: not JSON, no items, or any bad
+    item (`parse_items` keeps the good items instead).
     """
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInputError(f"{path}: not valid JSON ({exc})") from exc
-    except OSError as exc:
-        raise InvalidInputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    header, items, bad = parse_items(path)
+    if bad:
+        raise InvalidInputError(f"{display_path(path)}: {bad[0]}")
+    return header, items
+
+
+def parse_items(path: Path) -> tuple[dict, list[tuple[str, dict]], list[str]]:
+    """Read one per-image JSON: ``(header, good items in numeric order, reasons for bad items)``.
+
+    A key that starts with ``item`` but is not ``item<N>`` (``item²``, ``item_1``, ``items``) is a
+    bad item, as is an item with a wrong category, a non-finite or inverted box (NaN, 1e308),
+    malformed polygons or landmarks. Raises `InvalidInputError` naming the file when the file
+    itself is unusable (not JSON, not an object, no item at all, a header value nested too deep).
+    """
+    path = Path(path)
+    name = display_path(path)
+    data = load_json(path, "annotation file")
     if not isinstance(data, dict):
-        raise InvalidInputError(f"{path}: expected a JSON object; got {type(data).__name__}")
-    keys = [k for k in data if k.startswith("item") and k[4:].isdigit()]
-    if not keys:
-        raise InvalidInputError(f"{path}: no item1, item2... entries")
+        raise InvalidInputError(f"{name}: expected a JSON object; got {type(data).__name__}")
+    item_keys = [k for k in data if k.startswith("item")]
+    if not item_keys:
+        raise InvalidInputError(f"{name}: no item1, item2... entries")
+    numbered: list[tuple[int, str]] = []
+    bad: list[str] = []
+    for key in item_keys:
+        match = ITEM_KEY.fullmatch(key)
+        if match is None:
+            bad.append(f"key {display_text(key)!r} is not item1, item2...; that entry left out")
+        else:
+            numbered.append((int(match.group(1)), key))
     items = []
-    for key in sorted(keys, key=lambda k: int(k[4:])):
+    for _, key in sorted(numbered):
         try:
             _check_item(key, data[key])
         except InvalidInputError as exc:
-            raise InvalidInputError(f"{path}: {exc}") from exc
+            bad.append(str(exc))
+            continue
         items.append((key, data[key]))
-    header = {k: v for k, v in data.items() if k not in keys}
-    return header, items
+    header = {k: v for k, v in data.items() if not k.startswith("item")}
+    for key in ("source", "pair_id"):
+        problem = value_problem(header.get(key), key, max_depth=0)
+        if problem:
+            raise InvalidInputError(f"{name}: {problem}")
+    return header, items, bad
 
 
 def _annotation_files(root: Path) -> list[Path]:
@@ -115,8 +157,10 @@ def _image_for(root: Path, anno: Path) -> Path | None:
 def read_deepfashion2(root: Path, *, source: str = "street", split: str = "unsplit") -> IngestResult:
     """Read ``root/image`` + ``root/annos``: records, garment annotations and one label per image.
 
-    A JSON that cannot be used (not JSON, an item without or with a wrong ``category_id``, a bad
-    box) or without its image is a `Skipped` naming the file; the other files are still read.
+    A JSON that cannot be used (not JSON, no usable item) or without its image is a `Skipped`
+    naming the file; a bad item (wrong ``category_id``, NaN or inverted box, ``item²`` key...) is a
+    `Skipped` naming the file and the item, and the file's other items are read. The other files
+    are always read.
     Boxes are clipped to the image. Labels map the categories to ModaNet ("deepfashion2" scheme).
     """
     if source not in SOURCES:
@@ -128,22 +172,28 @@ def read_deepfashion2(root: Path, *, source: str = "street", split: str = "unspl
     filenames: dict[str, str] = {}
     extra: dict[str, dict[str, str]] = {}
     for anno in _annotation_files(root):
+        name = display_path(anno)
         try:
-            header, items = parse_annotation(anno)
+            header, items, bad = parse_items(anno)
+            if not items:
+                raise InvalidInputError(f"{name}: no usable item: {'; '.join(bad)}")
         except InvalidInputError as exc:
             logger.warning("skipping %s", exc)
-            result.skipped.append(Skipped(str(anno), str(exc).removeprefix(f"{anno}: ")))
+            result.skipped.append(Skipped(name, str(exc).removeprefix(f"{name}: ")))
             continue
+        for reason in bad:
+            logger.warning("%s: %s; left out, the other items read", name, reason)
+            result.skipped.append(Skipped(name, f"{reason}; left out, the other items read"))
         image_path = _image_for(root, anno)
         if image_path is None:
-            result.skipped.append(Skipped(str(anno), f"no image/{anno.stem}.jpg for this annotation file"))
+            result.skipped.append(Skipped(name, f"no image/{anno.stem}.jpg for this annotation file"))
             continue
         record = make_record(image_path, source=source, dataset=DATASET, split=split)
         if isinstance(record, Skipped):
             result.skipped.append(record)
             continue
         if record.image_id in filenames:
-            result.skipped.append(Skipped(str(image_path), "same bytes as an image read before"))
+            result.skipped.append(Skipped(display_path(image_path), "same bytes as an image read before"))
             continue
         result.images.append(record)
         filenames[record.image_id] = image_path.name
@@ -187,15 +237,21 @@ def deepfashion2_to_coco(root: Path, *, skip_failures: bool = True) -> dict:
 
     Image ids are the file numbers (``000264.jpg`` -> 264); annotation ids count from 1; ``bbox``
     is ``[x, y, w, h]``, ``area`` is ``w * h``; ``keypoints`` is the 294-point vector; ``pair_id``
-    and ``style`` are kept. A bad file is logged and left out, or raises with ``skip_failures=False``.
+    and ``style`` are kept. A bad file or item is logged and left out (the file's good items are
+    kept, as `read_deepfashion2` does), or raises with ``skip_failures=False``.
     """
     root = Path(root)
     files = _annotation_files(root)
-    numeric = all(f.stem.isdigit() for f in files) and len({int(f.stem) for f in files}) == len(files)
+    numeric = all(re.fullmatch(r"[0-9]{1,12}", f.stem) for f in files)
+    numeric = numeric and len({int(f.stem) for f in files}) == len(files)
     coco: dict = {"info": {}, "licenses": [], "images": [], "annotations": [], "categories": []}
     for n, anno in enumerate(files, start=1):
         try:
-            header, items = parse_annotation(anno)
+            header, items, bad = parse_items(anno)
+            if bad and (not skip_failures or not items):
+                raise InvalidInputError(f"{display_path(anno)}: {'; '.join(bad)}")
+            for reason in bad:
+                logger.warning("leaving out %s: %s", display_path(anno), reason)
             image_path = _image_for(root, anno)
             if image_path is None:
                 raise InvalidInputError(f"{anno}: no image/{anno.stem}.jpg for this annotation file")

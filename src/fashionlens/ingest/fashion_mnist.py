@@ -9,7 +9,6 @@ is idempotent: a PNG whose bytes are already on disk is not rewritten.
 
 from __future__ import annotations
 
-import gzip
 import io
 import logging
 import os
@@ -86,6 +85,32 @@ def find_fashion_mnist(paths: Sequence[Path | str] | None = None) -> Path | None
     return None
 
 
+MAX_IDX_BYTES = 1 << 30  # Fashion-MNIST's largest idx file is 47 MB; a gzip bomb stops here
+
+
+def _gunzip(data: bytes, path: Path, limit: int = MAX_IDX_BYTES) -> bytes:
+    """Inflate gzip ``data`` in 1 MB steps; refuse output past ``limit`` bytes (a gzip bomb)."""
+    inflater = zlib.decompressobj(wbits=31)  # gzip header
+    out: list[bytes] = []
+    total = 0
+    chunk = data
+    try:
+        while not inflater.eof:
+            piece = inflater.decompress(chunk, 1 << 20)
+            chunk = inflater.unconsumed_tail
+            if not piece and not chunk:  # no input left and nothing pending
+                break
+            total += len(piece)
+            if total > limit:
+                raise InvalidInputError(f"{path}: gzip data inflates past {limit} bytes; refused")
+            out.append(piece)
+        if not inflater.eof:
+            raise InvalidInputError(f"{path}: corrupt gzip data (truncated stream)")
+    except zlib.error as exc:
+        raise InvalidInputError(f"{path}: corrupt gzip data ({exc})") from exc
+    return b"".join(out)
+
+
 def read_idx(path: Path) -> np.ndarray:
     """Parse an idx file (gzip-compressed or raw) into a native-endian array of its declared shape.
 
@@ -95,10 +120,7 @@ def read_idx(path: Path) -> np.ndarray:
     path = Path(path)
     data = read_bytes(path)
     if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise InvalidInputError(f"{path}: corrupt gzip data ({exc})") from exc
+        data = _gunzip(data, path)
     if len(data) < 4:
         raise InvalidInputError(f"{path}: too short for an idx header ({len(data)} bytes)")
     if data[0] != 0 or data[1] != 0:

@@ -2,14 +2,21 @@
 images here.
 
 - Only regular files are read (a FIFO, a device or a directory named ``x.jpg`` is refused, never
-  waited on or read forever); at most ``ImageLimits.max_bytes`` bytes.
+  waited on or read forever; checked again on the open descriptor); at most
+  ``ImageLimits.max_bytes`` bytes.
+- Only the formats of `ACCEPTED_FORMATS` are parsed, whatever the extension says: a PostScript,
+  PDF or other file named ``x.jpg`` is "not an image", and no external program (Ghostscript) ever
+  runs on a user's file.
 - The header is checked before any pixel is decoded: more than ``ImageLimits.max_pixels`` pixels
-  is refused (decompression bombs: a 10 KB PNG that claims 100,000 x 100,000 pixels).
+  is refused (decompression bombs: a 10 KB PNG that claims 100,000 x 100,000 pixels), and again
+  after decoding (formats whose size is only known then). Pillow's own bomb guard stays on, so the
+  effective cap is the lower of ``max_pixels`` and Pillow's ``Image.MAX_IMAGE_PIXELS`` (89.5 M).
 - EXIF orientation is applied, so width and height are those of the image models see.
 - Every mode becomes RGB: alpha composited on white (product shots are on white), 16-bit and
   float scaled to 0-255, palette, CMYK, YCbCr, 1-bit converted.
 - Any failure is an `InvalidInputError` that names the file and the problem; nothing else
-  escapes (Pillow raises a dozen exception types on crafted files).
+  escapes (Pillow raises a dozen exception types on crafted files). File names in messages go
+  through `display_path`, so a name that is not valid UTF-8 can still be printed.
 """
 
 from __future__ import annotations
@@ -32,6 +39,10 @@ DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 # formats a user may hand us that this Pillow cannot decode: listed as skipped with the reason
 UNSUPPORTED_EXTENSIONS = {".heic": "HEIC", ".heif": "HEIF", ".avif": "AVIF", ".jxl": "JPEG XL"}
+# Pillow plugins allowed to parse a user's bytes (content decides, not the extension; MPO, the
+# multi-picture JPEG of phone cameras, comes through the JPEG plugin). Everything else (EPS, PDF,
+# PSD, FITS, ...) is refused: fewer parsers on untrusted bytes, and EPS would run Ghostscript.
+ACCEPTED_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF", "AVIF")
 
 
 @dataclass(frozen=True)
@@ -61,37 +72,54 @@ class ImageProbe:
     format: str
 
 
+def display_path(path: str | Path) -> str:
+    """``path`` as printable text: bytes that are not UTF-8 shown as ``\\xe9`` (never raises)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def content_hash(data: bytes) -> str:
     """sha256 hex digest of the file bytes."""
     return hashlib.sha256(data).hexdigest()
 
 
-def read_image_bytes(path: str | Path, limits: ImageLimits = DEFAULT_LIMITS, *, allow_empty: bool = False) -> bytes:
+def read_image_bytes(
+    path: str | Path, limits: ImageLimits = DEFAULT_LIMITS, *, allow_empty: bool = False
+) -> bytes:
     """The bytes of a regular file of at most ``limits.max_bytes``, or `InvalidInputError` naming it."""
     path = Path(path)
+    name = display_path(path)
     try:
         st = os.stat(path)
     except FileNotFoundError as exc:
-        raise InvalidInputError(f"{path}: file not found") from exc
+        raise InvalidInputError(f"{name}: file not found") from exc
     except OSError as exc:
-        raise InvalidInputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    if not stat.S_ISREG(st.st_mode):
-        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (FIFO, device or socket)"
-        raise InvalidInputError(f"{path}: {kind}")
-    if st.st_size == 0 and not allow_empty:
-        raise InvalidInputError(f"{path}: empty file")
-    if st.st_size > limits.max_bytes:
-        raise InvalidInputError(f"{path}: {st.st_size} bytes, over the limit of {limits.max_bytes}")
+        raise InvalidInputError(f"{name}: cannot read ({exc.strerror or exc})") from exc
+    except ValueError as exc:  # a NUL in the name
+        raise InvalidInputError(f"{name}: not a usable file name ({exc})") from exc
+    _check_regular(st, name, limits, allow_empty)
     try:
         # O_NONBLOCK: a file swapped for a FIFO after the stat above cannot block the open
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as f:
+            _check_regular(os.fstat(f.fileno()), name, limits, allow_empty)  # what was really opened
             data = f.read(limits.max_bytes + 1)
     except OSError as exc:
-        raise InvalidInputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+        raise InvalidInputError(f"{name}: cannot read ({exc.strerror or exc})") from exc
     if len(data) > limits.max_bytes:
-        raise InvalidInputError(f"{path}: over the limit of {limits.max_bytes} bytes")
+        raise InvalidInputError(f"{name}: over the limit of {limits.max_bytes} bytes (max_image_bytes)")
     return data
+
+
+def _check_regular(st: os.stat_result, name: str, limits: ImageLimits, allow_empty: bool) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (FIFO, device or socket)"
+        raise InvalidInputError(f"{name}: {kind}")
+    if st.st_size == 0 and not allow_empty:
+        raise InvalidInputError(f"{name}: empty file")
+    if st.st_size > limits.max_bytes:
+        raise InvalidInputError(
+            f"{name}: {st.st_size} bytes, over the limit of {limits.max_bytes} (max_image_bytes)"
+        )
 
 
 def unsupported_reason(path: Path) -> str | None:
@@ -112,27 +140,33 @@ def _open(data: bytes, name: str, limits: ImageLimits) -> Any:
 
     if not data:
         raise InvalidInputError(f"{name}: empty file")
+    Image.init()  # once; registers every plugin this Pillow has (AVIF only where built in)
+    formats = tuple(f for f in ACCEPTED_FORMATS if f in Image.OPEN)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
+            im = Image.open(io.BytesIO(data), formats=formats)
     except UnidentifiedImageError as exc:
-        raise InvalidInputError(f"{name}: not an image") from exc
+        raise InvalidInputError(f"{name}: not an image") from exc  # or not one of ACCEPTED_FORMATS
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InvalidInputError(f"{name}: refused, too many pixels ({exc})") from exc
     except Exception as exc:
         raise InvalidInputError(f"{name}: corrupt image header ({type(exc).__name__}: {exc})") from exc
-    w, h = im.size
+    _check_size(im.size, name, limits)
+    return im
+
+
+def _check_size(size: tuple[int, int], name: str, limits: ImageLimits) -> None:
+    w, h = size
     if w < 1 or h < 1:
         raise InvalidInputError(f"{name}: empty image size {w}x{h}")
     if w * h > limits.max_pixels:
         raise InvalidInputError(
             f"{name}: {w}x{h} = {w * h} pixels, over the limit of {limits.max_pixels} (max_image_pixels)"
         )
-    return im
 
 
-def _decoded(im: Any, name: str) -> Any:
+def _decoded(im: Any, name: str, limits: ImageLimits = DEFAULT_LIMITS) -> Any:
     """Decode every pixel and apply EXIF orientation; any Pillow failure names the file."""
     from PIL import Image, ImageOps
 
@@ -145,9 +179,10 @@ def _decoded(im: Any, name: str) -> Any:
                     im = ImageOps.exif_transpose(im)
             except Exception:  # broken EXIF never blocks an image: keep it unrotated
                 pass
-        return im
     except Exception as exc:
         raise InvalidInputError(f"{name}: corrupt or truncated image ({type(exc).__name__}: {exc})") from exc
+    _check_size(im.size, name, limits)  # some formats only know their size once decoded
+    return im
 
 
 def normalise_mode(image: Any) -> Any:
@@ -178,7 +213,7 @@ def decode_bytes(data: bytes, name: str = "image", limits: ImageLimits = DEFAULT
     """Bytes -> RGB PIL image (EXIF-rotated), or `InvalidInputError` naming ``name``."""
     if len(data) > limits.max_bytes:
         raise InvalidInputError(f"{name}: {len(data)} bytes, over the limit of {limits.max_bytes}")
-    im = _decoded(_open(data, name, limits), name)
+    im = _decoded(_open(data, name, limits), name, limits)
     try:
         return normalise_mode(im)
     except Exception as exc:
@@ -188,16 +223,23 @@ def decode_bytes(data: bytes, name: str = "image", limits: ImageLimits = DEFAULT
 def open_rgb(path: str | Path, limits: ImageLimits = DEFAULT_LIMITS) -> Any:
     """Decode ``path`` to an RGB PIL image (EXIF-rotated; every mode converted)."""
     path = Path(path)
-    return decode_bytes(read_image_bytes(path, limits), str(path), limits)
+    return decode_bytes(read_image_bytes(path, limits), display_path(path), limits)
 
 
 def probe_bytes(data: bytes, name: str = "image", limits: ImageLimits = DEFAULT_LIMITS) -> ImageProbe:
     """Fully decode (catches truncated files) and return the size *after* EXIF rotation."""
     im = _open(data, name, limits)
     fmt = str(im.format or "")
-    im = _decoded(im, name)
+    im = _decoded(im, name, limits)
     w, h = im.size
     return ImageProbe(width=int(w), height=int(h), content_hash=content_hash(data), format=fmt)
+
+
+def header_size(path: str | Path, limits: ImageLimits = DEFAULT_LIMITS) -> tuple[int, int]:
+    """``(width, height)`` as stored (no EXIF rotation), from the header only: no pixel decoded."""
+    path = Path(path)
+    im = _open(read_image_bytes(path, limits), display_path(path), limits)
+    return int(im.size[0]), int(im.size[1])
 
 
 def probe_image(path: str | Path, limits: ImageLimits = DEFAULT_LIMITS) -> ImageProbe:
@@ -205,8 +247,8 @@ def probe_image(path: str | Path, limits: ImageLimits = DEFAULT_LIMITS) -> Image
     path = Path(path)
     reason = unsupported_reason(path)
     if reason:
-        raise InvalidInputError(f"{path}: {reason}")
-    return probe_bytes(read_image_bytes(path, limits), str(path), limits)
+        raise InvalidInputError(f"{display_path(path)}: {reason}")
+    return probe_bytes(read_image_bytes(path, limits), display_path(path), limits)
 
 
 def to_rgb(image: Any, limits: ImageLimits = DEFAULT_LIMITS) -> Any:
@@ -229,7 +271,9 @@ def to_rgb(image: Any, limits: ImageLimits = DEFAULT_LIMITS) -> Any:
             raise InvalidInputError(f"image array: empty shape {arr.shape}")
         return normalise_mode(Image.fromarray(arr))
     if not isinstance(image, Image.Image):
-        raise InvalidInputError(f"expected a PIL image, uint8 array, bytes or path; got {type(image).__name__}")
+        raise InvalidInputError(
+            f"expected a PIL image, uint8 array, bytes or path; got {type(image).__name__}"
+        )
     if image.size[0] < 1 or image.size[1] < 1:
         raise InvalidInputError(f"image has an empty size {image.size}")
     if image.size[0] * image.size[1] > limits.max_pixels:

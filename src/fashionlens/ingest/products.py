@@ -12,22 +12,28 @@ whose ModaNet classes come from ``articleType`` through ``products_to_modanet`` 
 
 Not taken (each one a `Skipped` naming the file and the reason, the other rows still returned):
 a row with a non-integer or repeated id, a missing / empty / truncated / non-image file, a row too
-short to parse, and a photo whose bytes are identical to an earlier row's photo (the catalogue
-lists some photos twice under two ids; they would share one content-hash ``image_id``, and the
-first row wins).
+short to parse, a row with a field over 131,072 characters or a NUL character, and a photo whose
+bytes are identical to an earlier row's photo (the catalogue lists some photos twice under two
+ids; they would share one content-hash ``image_id``, and the first row wins).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
+import re
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.labels import coarse_category, map_to_modanet
 from fashionlens.core.types import ImageLabel, IngestResult, Skipped
-from fashionlens.ingest.base import make_record
+from fashionlens.ingest.base import display_path, make_record
+from fashionlens.ingest.images import ImageLimits, read_image_bytes
+from fashionlens.ingest.records import MAX_ANNOTATION_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -46,20 +52,43 @@ STYLES_COLUMNS: tuple[str, ...] = (
 """Columns ``styles.csv`` must have (any order; extra columns are kept as attributes)."""
 
 FREE_TEXT_COLUMN = "productDisplayName"
+_ID = re.compile(r"[0-9]{1,18}", re.ASCII)  # an image file name: ASCII digits only
 LABEL_SOURCE = "products"
+
+
+MAX_FIELD_CHARS = 131_072  # csv's default field_size_limit: a longer field skips its row
+_CSV_LIMIT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _csv_field_limit(limit: int) -> Iterator[None]:
+    """Raise `csv.field_size_limit` (process-wide) to at least ``limit`` for one parse, then restore.
+
+    The text is already in memory, so a long field costs nothing more; parsing it whole keeps the
+    reader in step (a field cut at the limit would make the rest of a quoted field new rows).
+    """
+    with _CSV_LIMIT_LOCK:
+        old = csv.field_size_limit()
+        csv.field_size_limit(max(old, limit))
+        try:
+            yield
+        finally:
+            csv.field_size_limit(old)
 
 
 def _parse_styles_csv(path: Path) -> tuple[list[tuple[int, dict[str, str]]], list[Skipped]]:
     """Parse ``styles.csv`` into ``(line, {column: stripped value})`` rows and the lines it cannot use."""
+    name = display_path(path)
+    data = read_image_bytes(path, ImageLimits(max_bytes=MAX_ANNOTATION_BYTES), allow_empty=True)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise InvalidInputError(f"{path}: file not found") from exc
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except OSError as exc:
-        raise InvalidInputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+        raise InvalidInputError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    with _csv_field_limit(len(text) + 1):
+        return _parse_rows(text, path)
 
+
+def _parse_rows(text: str, path: Path) -> tuple[list[tuple[int, dict[str, str]]], list[Skipped]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
     for fields in reader:
@@ -71,7 +100,7 @@ def _parse_styles_csv(path: Path) -> tuple[list[tuple[int, dict[str, str]]], lis
     missing = [c for c in STYLES_COLUMNS if c not in header]
     if missing:
         raise InvalidInputError(
-            f"{path}: missing required column(s) {', '.join(missing)}; header is {', '.join(header)}"
+            f"{path}: missing required column(s) {', '.join(missing)}; header is {', '.join(header)[:300]}"
         )
     free = header.index(FREE_TEXT_COLUMN)
 
@@ -80,6 +109,17 @@ def _parse_styles_csv(path: Path) -> tuple[list[tuple[int, dict[str, str]]], lis
     for fields in reader:
         line = reader.line_num
         if not any(f.strip() for f in fields):
+            continue
+        longest = max(len(f) for f in fields)
+        if longest > MAX_FIELD_CHARS:
+            reason = f"line {line}: a field of {longest} characters, over the limit of {MAX_FIELD_CHARS}"
+            logger.warning("skipping %s %s", path, reason)
+            skipped.append(Skipped(str(path), reason))
+            continue
+        if any("\x00" in f for f in fields):
+            reason = f"line {line}: a field holds a NUL character"
+            logger.warning("skipping %s %s", path, reason)
+            skipped.append(Skipped(str(path), reason))
             continue
         extra = len(fields) - len(header)
         if extra > 0:
@@ -148,10 +188,8 @@ def read_products(
     first_by_hash: dict[str, str] = {}
     for line, row in rows:
         pid = row["id"]
-        try:
-            int(pid)
-        except ValueError:
-            result.skipped.append(Skipped(str(csv_path), f"line {line}: non-integer id {pid!r}"))
+        if not _ID.fullmatch(pid):
+            result.skipped.append(Skipped(str(csv_path), f"line {line}: non-integer id {pid[:40]!r}"))
             continue
         if pid in seen_ids:
             reason = f"line {line}: id {pid} listed more than once; first row kept"

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -20,7 +21,7 @@ import numpy as np
 
 from fashionlens.core.errors import InvalidInputError, require
 from fashionlens.core.types import SOURCES, IngestResult, Skipped
-from fashionlens.ingest.base import make_record
+from fashionlens.ingest.base import display_path, make_record
 
 logger = logging.getLogger(__name__)
 
@@ -57,22 +58,32 @@ class VideoFrame(NamedTuple):
 
 
 def _open(path: Path) -> Any:
-    """An opened ``cv2.VideoCapture`` for ``path``, or `InvalidInputError` saying why not."""
-    if not path.exists():
-        raise InvalidInputError(f"{path}: file not found")
-    if path.is_dir():
-        raise InvalidInputError(f"{path}: is a folder, not a video file")
+    """An opened ``cv2.VideoCapture`` for ``path``, or `InvalidInputError` saying why not.
+
+    Only a regular file is handed to FFmpeg: a FIFO named ``x.mp4`` would block it forever, and a
+    link to ``/dev/zero`` would stream zeros forever.
+    """
+    name = display_path(path)
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InvalidInputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    if size == 0:
-        raise InvalidInputError(f"{path}: empty file (0 bytes), not a video")
+        st = os.stat(path)
+    except FileNotFoundError as exc:
+        raise InvalidInputError(f"{name}: file not found") from exc
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(f"{name}: cannot read ({getattr(exc, 'strerror', None) or exc})") from exc
+    if stat.S_ISDIR(st.st_mode):
+        raise InvalidInputError(f"{name}: is a folder, not a video file")
+    if not stat.S_ISREG(st.st_mode):
+        raise InvalidInputError(f"{name}: not a regular file (FIFO, device or socket)")
+    if st.st_size == 0:
+        raise InvalidInputError(f"{name}: empty file (0 bytes), not a video")
     cv2 = _cv2()
-    cap = cv2.VideoCapture(str(path))
+    try:
+        cap = cv2.VideoCapture(str(path))
+    except Exception as exc:  # a name that is not UTF-8, an OpenCV error
+        raise InvalidInputError(f"{name}: not a video OpenCV can open ({type(exc).__name__})") from exc
     if not cap.isOpened():
         cap.release()
-        raise InvalidInputError(f"{path}: not a video OpenCV can open (corrupt or unsupported format)")
+        raise InvalidInputError(f"{name}: not a video OpenCV can open (corrupt or unsupported format)")
     return cap
 
 
@@ -95,13 +106,20 @@ def probe_video(path: str | Path) -> VideoInfo:
     return VideoInfo(str(path), frame_count, fps, (int(width), int(height)))
 
 
-def read_video_frames(path: str | Path, every: int = 1, *, start: int = 0) -> Iterator[VideoFrame]:
+def read_video_frames(
+    path: str | Path,
+    every: int = 1,
+    *,
+    start: int = 0,
+    on_truncated: Callable[[int, int], None] | None = None,
+) -> Iterator[VideoFrame]:
     """Yield ``(index, time_s, rgb)`` for frames ``start, start + every, ...`` in stream order.
 
     Skipped frames are only grabbed (demuxed and decoded, not converted). ``time_s`` is
     ``index / fps`` (the container's time stamp when the frame rate is unknown). Raises
     `InvalidInputError` naming the file before the first frame when it is missing, empty or not a
-    decodable video; a stream that breaks off later just ends (logged).
+    decodable video; a stream that breaks off later ends, logged and reported to
+    ``on_truncated(frames_read, frames_announced)`` so the caller can put it in its summary.
     """
     if every < 1:
         raise InvalidInputError(f"every must be >= 1; got {every}")
@@ -135,6 +153,8 @@ def read_video_frames(path: str | Path, every: int = 1, *, start: int = 0) -> It
             raise InvalidInputError(f"{path}: no decodable video frames (corrupt, truncated or not a video)")
         if expected and index < expected - 1:
             logger.warning("%s: the stream ended at frame %d of the %d announced", path, index, expected)
+            if on_truncated is not None:
+                on_truncated(index, expected)
         logger.debug("%s: read %d frames, yielded %d (every %d)", path, index, yielded, every)
     finally:
         cap.release()
@@ -160,7 +180,9 @@ def read_video(
 
     Frames are named ``frame_000030.jpg`` (the stream index), so re-running writes the same files
     (same bytes, same ``image_id``) and the catalogue upsert is idempotent. Frames that cannot be
-    written are skipped with the reason. ``source`` defaults to "video"; ``dataset`` to the stem.
+    written are skipped with the reason, and a stream that ends before the frame count its container
+    announced adds one `Skipped` for the video saying where it ended (it is in the run's summary,
+    not only the log). ``source`` defaults to "video"; ``dataset`` to the stem.
     """
     from PIL import Image
 
@@ -171,7 +193,15 @@ def read_video(
     out.mkdir(parents=True, exist_ok=True)
     dataset = dataset or path.stem
     result = IngestResult()
-    for frame in read_video_frames(path, every):
+
+    def truncated(read: int, announced: int) -> None:
+        reason = (
+            f"truncated: the stream ended at frame {read} of the {announced} announced; "
+            f"frames {read}-{announced - 1} not read"
+        )
+        result.skipped.append(Skipped(display_path(path), reason))
+
+    for frame in read_video_frames(path, every, on_truncated=truncated):
         target = out / f"frame_{frame.frame_index:06d}.jpg"
         try:
             Image.fromarray(frame.rgb).save(target, quality=quality)
