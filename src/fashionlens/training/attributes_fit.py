@@ -21,6 +21,7 @@ import numpy as np
 
 from fashionlens.core.errors import InvalidInputError, require
 from fashionlens.models.heads.attributes import AttributeClassifier, class_weights, masked_loss
+from fashionlens.training.kit import save_checkpoint, warmup_cosine
 
 logger = logging.getLogger(__name__)
 
@@ -64,14 +65,7 @@ class FitResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _lr_lambda(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
-    def f(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    return f
+_lr_lambda = warmup_cosine
 
 
 def validation_scores(
@@ -92,9 +86,7 @@ def validation_scores(
 
 
 def _save(torch: Any, obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    save_checkpoint(path, obj)
 
 
 @contextlib.contextmanager

@@ -25,8 +25,11 @@ from fashionlens.core.errors import InvalidInputError, require
 CHECKPOINT_FORMAT = "fashionlens-checkpoint/1"
 
 
-def warmup_cosine(warmup_steps: int, total_steps: int, floor: float = 0.0) -> Callable[[int], float]:
-    """LR factor for step ``step``: ``(step + 1) / warmup`` during warm-up, then cosine to ``floor``."""
+def warmup_cosine(
+    warmup_steps: int, total_steps: int, floor: float = 0.0, warmup_start: float | None = None
+) -> Callable[[int], float]:
+    """LR factor for step ``step``: ``(step + 1) / warmup`` during warm-up (or linear from
+    ``warmup_start`` when given), then cosine to ``floor`` at ``total_steps``."""
     if warmup_steps < 0 or total_steps < 1:
         raise InvalidInputError(
             f"schedule: need warmup >= 0 and total >= 1; got {warmup_steps}, {total_steps}"
@@ -34,6 +37,8 @@ def warmup_cosine(warmup_steps: int, total_steps: int, floor: float = 0.0) -> Ca
 
     def factor(step: int) -> float:
         if step < warmup_steps:
+            if warmup_start is not None:
+                return warmup_start + (1.0 - warmup_start) * step / warmup_steps
             return (step + 1) / warmup_steps
         progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
         return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))

@@ -37,6 +37,7 @@ import numpy as np
 
 from fashionlens.core.errors import InvalidInputError, require
 from fashionlens.core.labels import guess_label_scheme, label_maps, modanet_categories
+from fashionlens.training.kit import save_checkpoint, warmup_cosine
 
 logger = logging.getLogger(__name__)
 
@@ -211,12 +212,7 @@ def _loader(ds: Any, batch_size: int, seed: int, epoch: int, workers: int) -> An
 
 
 def _save(path: Path, state: dict[str, Any]) -> None:
-    import torch
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    save_checkpoint(path, state)
 
 
 def train_maskrcnn(
@@ -308,12 +304,7 @@ def train_maskrcnn(
     )
     warm = min(100, total // 4 + 1)
 
-    def schedule(step: int) -> float:
-        if step < warm:
-            return 0.001 + (1 - 0.001) * step / warm
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(warm, total, warmup_start=0.001))
     start, history = 0, []
     if ckpt is not None:
         opt.load_state_dict(ckpt["optimizer"])

@@ -37,6 +37,7 @@ from fashionlens.core.segmentation import (
     seg_classes,
 )
 from fashionlens.ingest.ccp import PIXEL_DIR, ccp_label_names, ccp_pixel_split, load_ccp_mask
+from fashionlens.training.kit import load_checkpoint, save_checkpoint, warmup_cosine
 
 if TYPE_CHECKING:
     from fashionlens.analysis.segmentation import SegEvalReport
@@ -214,12 +215,7 @@ def train_unet(
     total_steps = steps_per_epoch * epochs
     warmup = min(steps_per_epoch, max(1, total_steps // 20))
 
-    def lr_factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup)))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(warmup, total_steps))
     config = {
         "model_id": MODEL_ID,
         "input_hw": list(input_hw),
@@ -232,7 +228,9 @@ def train_unet(
     }
     start_epoch, epoch_losses, train_s = 0, [], 0.0
     if resume is not None:
-        state = torch.load(Path(resume), map_location="cpu", weights_only=False)
+        state = load_checkpoint(
+            Path(resume), config, ("model_id", "input_hw", "batch_size", "lr", "encoder_lr_mult")
+        )
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -278,7 +276,8 @@ def train_unet(
         epoch_losses.append(total / max(1, count))
         train_s += time.perf_counter() - t_epoch
         out.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(
+        save_checkpoint(
+            ckpt_path,
             {
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
@@ -286,9 +285,8 @@ def train_unet(
                 "epoch": epoch + 1,
                 "epoch_losses": epoch_losses,
                 "train_seconds": train_s,
-                "config": config,
             },
-            ckpt_path,
+            config,
         )
         logger.info(
             "epoch %d/%d loss %.4f, %.0f s; checkpoint %s",

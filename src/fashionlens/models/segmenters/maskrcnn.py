@@ -158,12 +158,13 @@ def build_maskrcnn(
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """A training checkpoint: ``{"model", "optimizer", "epoch", "config"}`` (see `maskrcnn_train`)."""
-    import torch
 
     path = Path(path)
     if not path.is_file():
         raise InvalidInputError(f"{path}: Mask R-CNN checkpoint not found")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    from fashionlens.training.kit import load_checkpoint as load_checked
+
+    ckpt = load_checked(path)  # weights_only=True: a crafted file cannot run code
     if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
         raise InvalidInputError(f"{path}: not a fashionlens Mask R-CNN checkpoint (no model/config)")
     return dict(ckpt)
