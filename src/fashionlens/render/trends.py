@@ -104,10 +104,12 @@ def share_bars(
         ax.bar(pos, vals, width, bottom=base, color=colour, label=cat, edgecolor=_edge(colour), linewidth=0.6)
         top = base + vals
         shown = vals > 0
+        # whiskers of stacked segments are spread across the bar so they do not hide each other
+        spread = (j + 0.5) / len(cats) - 0.5 if stacked else 0.0
         ax.errorbar(
-            pos[shown],
+            pos[shown] + 0.8 * width * spread,
             top[shown],
-            yerr=[(vals - low)[shown], (high - vals)[shown]],
+            yerr=[np.maximum(vals - low, 0)[shown], np.maximum(high - vals, 0)[shown]],
             fmt="none",
             ecolor="#222222",
             elinewidth=0.8,

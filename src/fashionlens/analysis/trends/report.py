@@ -9,10 +9,13 @@ import html
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from fashionlens.analysis.trends.analyse import TrendTables
+from fashionlens.analysis.trends.analyse import TrendConfig, TrendTables, analyse
+from fashionlens.analysis.trends.signals import SignalOptions, read_signals
+from fashionlens.core.errors import NotReadyError
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +45,7 @@ def _plots(t: TrendTables) -> dict[str, bytes]:
             out["colours"] = render.colour_bars(
                 colour_shares, title=f"{t.config.garment} colour by {t.config.by}"
             )
-    if not t.over_time.empty:
+    if not t.over_time.empty and t.over_time.groupby("group")["period"].nunique().max() >= 2:
         out["over_time"] = render.lines_over_time(t.over_time, title=f"{label} share over time")
     if t.chi_square is not None:
         out["residuals"] = render.residual_heatmap(
@@ -54,8 +57,6 @@ def _plots(t: TrendTables) -> dict[str, bytes]:
 def _top_colour_shares(t: TrendTables) -> pd.DataFrame | None:
     """Colour shares of the config's garment class, drawn beside any signal (when colours exist)."""
     from dataclasses import replace
-
-    from fashionlens.analysis.trends.analyse import analyse
 
     if t.signals.empty:
         return None
@@ -220,3 +221,19 @@ def write_report(t: TrendTables, out_dir: Path) -> TrendReport:
     report.html_path.write_text(render_html(t, plots, tables), encoding="utf-8")
     logger.info("trends report: %s (%d tables, %d plots)", report.html_path, len(report.tables), len(plots))
     return report
+
+
+def build_report(
+    catalog: Any,
+    out_dir: Path,
+    config: TrendConfig | None = None,
+    options: SignalOptions | None = None,
+) -> tuple[TrendTables, TrendReport]:
+    """Signals from ``catalog`` -> every table -> files in ``out_dir``. Segmenting the photos of
+    people first (`segment garments`) is the caller's choice; without it their category comes
+    from the probe or the labels (``category_from`` in the tables says which)."""
+    signals = read_signals(catalog, options)
+    if signals.empty:
+        raise NotReadyError(f"the catalogue at {catalog.path} has no images; run `fashionlens ingest` first")
+    tables = analyse(signals, config)
+    return tables, write_report(tables, out_dir)

@@ -144,7 +144,7 @@ def chi_square_independence(
         )
     else:
         res = stats.chi2_contingency(arr, correction=False)
-    chi2, dof = float(res.statistic), int(res.dof)
+    chi2, dof = float(res.statistic), (arr.shape[0] - 1) * (arr.shape[1] - 1)
     v = math.sqrt(chi2 / (n * (min(arr.shape) - 1)))
     row_share = arr.sum(axis=1, keepdims=True) / n
     col_share = arr.sum(axis=0, keepdims=True) / n
