@@ -11,6 +11,7 @@ from fashionlens.cli import common
 from fashionlens.cli.colour import colour
 from fashionlens.cli.embed import embed
 from fashionlens.cli.export import export
+from fashionlens.cli.generate import generate, train_gan
 from fashionlens.cli.info import backbones_app, info
 from fashionlens.cli.ingest import ingest_app
 from fashionlens.cli.predict import predict_app
@@ -68,9 +69,11 @@ def root(
 app.add_typer(ingest_app, name="ingest")
 app.command()(embed)
 app.add_typer(train_app, name="train")
+train_app.command("gan")(train_gan)
 app.add_typer(predict_app, name="predict")
 app.command()(export)
 app.command()(run)
+app.command()(generate)
 app.command()(info)
 app.add_typer(backbones_app, name="backbones")
 app.add_typer(search_app, name="search")
