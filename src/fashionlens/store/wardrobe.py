@@ -58,6 +58,29 @@ DATA_TABLES = (ITEMS, OUTFITS, WEAR_LOG)
 KEYS = {ITEMS: "item_id", OUTFITS: "outfit_id", WEAR_LOG: "wear_id", AUDIT: "entry_key"}
 STATUSES = ("closet", "wishlist", "gone")
 LOCK_TIMEOUT_S = 120.0
+# outfit roles and the ModaNet garment classes that fill them
+ROLES = ("top", "bottom", "dress", "outerwear", "footwear", "bag", "accessory")
+ROLE_OF = {
+    "top": "top",
+    "pants": "bottom",
+    "shorts": "bottom",
+    "skirt": "bottom",
+    "dress": "dress",
+    "outer": "outerwear",
+    "footwear": "footwear",
+    "boots": "footwear",
+    "bag": "bag",
+    "belt": "accessory",
+    "sunglasses": "accessory",
+    "headwear": "accessory",
+    "scarf/tie": "accessory",
+}
+
+
+def role_of(category: str) -> str:
+    """The outfit role of a ModaNet garment class ("" for an unknown class)."""
+    return ROLE_OF.get(category, "")
+
 
 _STR = pa.string()
 _STRS = pa.list_(pa.string())
