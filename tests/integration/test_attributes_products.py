@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from fashionlens.core.errors import InvalidInputError, NotReadyError
+from fashionlens.core.progress import CountingProgress
 from fashionlens.core.settings import Settings, load_settings
 from fashionlens.jobs.embed import embed_catalog
 from fashionlens.jobs.ingest import ingest
@@ -123,11 +124,20 @@ def test_predict_missing_or_broken_image_names_it(
         predict_attributes_for_images([broken], settings)
 
 
-def test_predict_without_a_trained_classifier(tmp_path: Path, shared_data: Path) -> None:
+def test_predict_without_training_uses_the_shipped_classifier(tmp_path: Path, shared_data: Path) -> None:
+    settings = load_settings({"home": str(tmp_path / "empty_home")})
+    photo = next((shared_data / "products" / "images").glob("*.jpg"))
+    (record,) = predict_attributes_for_images([photo], settings)
+    heads = ("articleType", "baseColour", "season", "gender", "usage")
+    assert set(record["predictions"]) == set(heads) == set(record["confidences"])
+    assert all(0.0 < record["confidences"][h] <= 1.0 for h in heads)
+
+
+def test_predict_without_any_classifier_says_how_to_train(tmp_path: Path, shared_data: Path) -> None:
     settings = load_settings({"home": str(tmp_path / "empty_home")})
     photo = next((shared_data / "products" / "images").glob("*.jpg"))
     with pytest.raises(NotReadyError, match="train attributes"):
-        predict_attributes_for_images([photo], settings)
+        predict_attributes_for_images([photo], settings, "resnet50.imagenet")
 
 
 def test_catalog_predictions_are_stored(trained, embedded: tuple[Settings, Catalog]) -> None:
@@ -210,9 +220,11 @@ def test_bad_labels_empty_attribute_and_unknown_class(
 
 def test_resume_after_a_finished_run_changes_nothing(trained, embedded: tuple[Settings, Catalog]) -> None:
     settings, catalog = embedded
-    ticks: list[int] = []
-    again = train_attributes(catalog, settings, BACKBONE, **FAST, resume=True, progress=ticks.append)
-    assert sum(ticks) == FAST["epochs"]  # every epoch reported, none re-run
+    ticks = CountingProgress()
+    again = train_attributes(catalog, settings, BACKBONE, **FAST, resume=True, progress=ticks)
+    assert ticks.done == FAST["epochs"] and ticks.starts == [
+        FAST["epochs"]
+    ]  # every epoch reported, none re-run
     assert again.best_epoch == trained.best_epoch
     assert again.heads["articleType"].accuracy == pytest.approx(trained.heads["articleType"].accuracy)
     assert np.isfinite(again.heads["season"].macro_f1)

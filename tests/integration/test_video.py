@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from fashionlens.cli import common
 from fashionlens.cli.video import video
 from fashionlens.core.errors import InvalidInputError
+from fashionlens.core.progress import CountingProgress
 from fashionlens.core.settings import Settings
 from fashionlens.ingest.video import probe_video, read_video, read_video_frames, sampled_frame_count
 from fashionlens.jobs.embed import embed_catalog
@@ -69,8 +70,7 @@ def catalog(shared_data: Path, home: Path, backbone: Backbone) -> Catalog:
 
 @pytest.fixture(scope="module")
 def report(catalog: Catalog, backbone: Backbone, clip: Path) -> VideoReport:
-    ticks: list[int] = []
-    totals: list[int] = []
+    ticks = CountingProgress()
     out = match_video(
         catalog,
         backbone,
@@ -78,10 +78,9 @@ def report(catalog: Catalog, backbone: Backbone, clip: Path) -> VideoReport:
         every=EVERY,
         k=K,
         where="source = 'product'",
-        progress=ticks.append,
-        on_start=totals.append,
+        progress=ticks,
     )
-    assert totals == [16] and sum(ticks) == 16
+    assert ticks.starts == [16] and ticks.done == 16
     return out
 
 

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from fashionlens.core.errors import InvalidInputError, NotReadyError
+from fashionlens.core.progress import CountingProgress
 from fashionlens.models.colour.features import DIM, colour_descriptor, rgb_to_lab
 from fashionlens.models.heads.attributes import (
     MISSING,
@@ -265,26 +266,27 @@ def test_resume_continues_where_training_stopped(tmp_path: Path) -> None:
     class Interrupt(Exception):
         pass
 
-    def stop_after_3(n: int, seen: list[int] = []) -> None:  # noqa: B006
-        seen.append(n)
-        if len(seen) == 3:
-            raise Interrupt
+    class StopAfter3(CountingProgress):
+        def advance(self, n: int = 1) -> None:
+            super().advance(n)
+            if self.done == 3:
+                raise Interrupt
 
     torch.manual_seed(0)
     part = make_classifier(x.shape[1], {"a": 3, "b": 2})
     with pytest.raises(Interrupt):
         trainer.fit(
             part, x, None, targets, train, val, options, checkpoint_dir=tmp_path / "p", signature="s",
-            progress=stop_after_3,
+            progress=StopAfter3(),
         )  # fmt: skip
     resumed = make_classifier(x.shape[1], {"a": 3, "b": 2})
-    ticks: list[int] = []
+    ticks = CountingProgress()
     result = trainer.fit(
         resumed, x, None, targets, train, val, options, checkpoint_dir=tmp_path / "p", signature="s",
-        resume=True, progress=ticks.append,
+        resume=True, progress=ticks,
     )  # fmt: skip
     assert result.epochs_run == 6 and len(result.history) == 6
-    assert sum(ticks) == 6  # the 3 epochs already done are reported first
+    assert ticks.done == 6  # the 3 epochs already done are reported first
     for key, value in full.net.state_dict().items():
         torch.testing.assert_close(resumed.net.state_dict()[key], value)
 

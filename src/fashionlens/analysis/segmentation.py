@@ -11,6 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from fashionlens.core.errors import InvalidInputError
+from fashionlens.core.progress import NO_PROGRESS, Progress
 from fashionlens.core.segmentation import (
     GARMENT_OFFSET,
     confusion,
@@ -18,7 +19,7 @@ from fashionlens.core.segmentation import (
     seg_classes,
 )
 from fashionlens.ingest.ccp import ccp_label_names
-from fashionlens.training.unet import Progress, load_ccp_pair
+from fashionlens.training.unet import load_ccp_pair
 
 
 class _Segmenter(Protocol):
@@ -67,7 +68,7 @@ def evaluate_unet(
     stems: Sequence[str],
     *,
     batch_size: int = 8,
-    progress: Progress | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> SegEvalReport:
     """Score ``segmenter.predict`` on CCP ``stems`` against the truth masks at original resolution."""
     root = Path(ccp_root)
@@ -79,8 +80,7 @@ def evaluate_unet(
     conf = np.zeros((k, k), dtype=np.int64)
     person = np.zeros(3, dtype=np.int64)  # intersection, union, unused
     predict_s = 0.0
-    if progress is not None:
-        progress.on_start(len(stems))
+    progress.start(len(stems), "evaluate U-Net")
     for i in range(0, len(stems), batch_size):
         pairs = [load_ccp_pair(root, s, names) for s in stems[i : i + batch_size]]
         t0 = time.perf_counter()
@@ -91,8 +91,7 @@ def evaluate_unet(
             p, t = pred > 0, truth > 0
             person[0] += int(np.count_nonzero(p & t))
             person[1] += int(np.count_nonzero(p | t))
-        if progress is not None:
-            progress.advance(len(pairs))
+        progress.advance(len(pairs))
     iou = iou_per_class(conf)
     present = [c for c in range(GARMENT_OFFSET, k) if conf[c].sum() > 0]
     garment = [float(iou[c]) for c in present]

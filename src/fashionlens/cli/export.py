@@ -27,7 +27,7 @@ def export(
             path = catalog.export(table, out)
             common.console.print(f"wrote {catalog.count(table)} rows of {table} to {path}")
             return
-        report = export_enriched(catalog, common.model_id(settings), out)
+        report = export_enriched(catalog, common.model_id(settings, catalog), out)
         common.console.print(
             f"wrote {report.rows} rows to {report.csv_path} (features: {report.features_path})"
         )

@@ -20,7 +20,8 @@ def _category(ctx: typer.Context) -> None:
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()
-        n = predict_category(Catalog(settings.db_path), settings, common.model_id(settings))
+        catalog = Catalog(settings.db_path)
+        n = predict_category(catalog, settings, common.model_id(settings, catalog))
         common.console.print(f"predicted the category of {n} images")
 
 
@@ -51,15 +52,15 @@ def attributes(
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()
-        model_id = common.model_id(settings)
+        model_id = common.model_id(settings, Catalog(settings.db_path))
         if images:
             records = predict_attributes_for_images(images, settings, model_id)
             out = {str(path): record for path, record in zip(images, records, strict=True)}
             typer.echo(json.dumps(out, indent=2))
             return
-        with common.progress_bar("predict attributes") as (on_start, advance):
+        with common.bar("predict attributes") as progress:
             report = predict_catalog_attributes(
-                Catalog(settings.db_path), settings, model_id, progress=advance, on_start=on_start
+                Catalog(settings.db_path), settings, model_id, progress=progress
             )
         common.console.print(
             f"predicted the attributes of {report.predicted} images (tasks attribute:<name>)"

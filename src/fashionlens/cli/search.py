@@ -61,7 +61,10 @@ def _model(ctx: typer.Context, backbone: str | None, *, text: bool) -> tuple[Any
     cli = common.state(ctx)
     settings = cli.settings()
     explicit = backbone or cli.overrides.get("backbone")  # a global --backbone counts for text too
-    return settings, default_model(settings, text=text, backbone=explicit)
+    from fashionlens.store.catalog import Catalog
+
+    catalog = Catalog(settings.db_path)
+    return settings, default_model(settings, text=text, backbone=explicit, catalog=catalog)
 
 
 def _notes(notes: list[str]) -> None:
@@ -192,10 +195,10 @@ def search_batch(
         catalog = Catalog(settings.db_path)
         searcher = Searcher(catalog, settings, model_id)
         _notes(searcher.notes)
-        with common.progress_bar(f"search {model_id}") as (on_start, advance):
-            on_start(len(items))
+        with common.bar(f"search {model_id}") as progress:
+            progress.start(len(items))
             report = run_batch(
-                searcher, items, k=k, filters=filters, skip_failures=settings.skip_failures, progress=advance
+                searcher, items, k=k, filters=filters, skip_failures=settings.skip_failures, progress=progress
             )
         write_results(report, out)
         empty = sum(1 for r in report.results if not r.hits)

@@ -98,26 +98,6 @@ def garments(
     _run(ctx, "garments", locals())
 
 
-class _Bar:
-    """Adapts (on_start, advance) callbacks to the ``progress`` object the trainers take."""
-
-    def __init__(self, on_start: Any, advance: Any) -> None:
-        self.on_start, self.advance = on_start, advance
-
-
-def _iterations(on_start: Any, advance: Any, epochs: int) -> Any:
-    """A Mask R-CNN ``progress(info)`` callback driving a bar of ``epochs x iters`` iterations."""
-    started: list[bool] = []
-
-    def progress(info: dict[str, Any]) -> None:
-        if not started:
-            on_start(epochs * int(info["iters"]))
-            started.append(True)
-        advance(1)
-
-    return progress
-
-
 @segment_app.command("convert-ccp")
 def convert_ccp(
     ctx: typer.Context,
@@ -153,11 +133,11 @@ def train_unet_cmd(
     from fashionlens.training.unet import train_unet
 
     with common.errors(ctx):
-        with common.progress_bar("train U-Net (steps)") as (on_start, advance):
+        with common.bar("train U-Net (steps)") as progress:
             report = train_unet(
                 ccp, out, epochs=epochs, input_hw=input_hw, batch_size=batch_size, lr=lr,
                 encoder_lr_mult=encoder_lr_mult, fraction=fraction, resume=resume, num_threads=threads,
-                seed=seed, evaluate=evaluate, progress=_Bar(on_start, advance),
+                seed=seed, evaluate=evaluate, progress=progress,
             )  # fmt: skip
         common.console.print(f"weights: {report.out_path} ({report.train_seconds:.0f} s)", highlight=False)
         if report.evaluation is not None:
@@ -179,8 +159,8 @@ def evaluate_unet_cmd(
     with common.errors(ctx):
         _, test = ccp_pixel_split(ccp)
         segmenter = factory.unet(common.state(ctx).settings(), weights)
-        with common.progress_bar("evaluate U-Net") as (on_start, advance):
-            report = evaluate_unet(segmenter, ccp, test[:limit], progress=_Bar(on_start, advance))
+        with common.bar("evaluate U-Net") as progress:
+            report = evaluate_unet(segmenter, ccp, test[:limit], progress=progress)
         common.console.print(report.table(), highlight=False)
 
 
@@ -210,12 +190,12 @@ def train_maskrcnn_cmd(
     from fashionlens.training.maskrcnn import train_maskrcnn
 
     with common.errors(ctx):
-        with common.progress_bar("train Mask R-CNN (iterations)") as (on_start, advance):
+        with common.bar("train Mask R-CNN (iterations)") as progress:
             report = train_maskrcnn(
                 train_json, out, arch=arch, epochs=epochs, fraction=fraction, batch_size=batch_size, lr=lr,
                 min_size=min_size, max_size=max_size, resume=resume, eval_json=eval_json,
                 num_threads=threads, seed=seed, weights=None if weights == "none" else weights,
-                progress=_iterations(on_start, advance, epochs),
+                progress=progress,
             )  # fmt: skip
         common.console.print(f"checkpoint: {out}", highlight=False)
         if report.get("eval"):

@@ -27,7 +27,7 @@ def category(
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()
-        model_id = common.model_id(settings)
+        model_id = common.model_id(settings, Catalog(settings.db_path))
         report = train_category(
             Catalog(settings.db_path), settings, model_id, source=source, test_size=test_size, seed=seed, C=c
         )
@@ -76,12 +76,12 @@ def attributes(
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()
-        model_id = common.model_id(settings)
+        model_id = common.model_id(settings, Catalog(settings.db_path))
         try:
             widths = tuple(int(w) for w in hidden.split(",") if w.strip())
         except ValueError as exc:
             raise InvalidInputError(f"--hidden: expected comma-separated integers; got {hidden!r}") from exc
-        with common.progress_bar(f"train attributes on {model_id} (epochs)") as (on_start, advance):
+        with common.bar(f"train attributes on {model_id} (epochs)") as progress:
             report = train_attributes(
                 Catalog(settings.db_path),
                 settings,
@@ -102,8 +102,7 @@ def attributes(
                 class_weight_power=class_weight_power,
                 colour_features=colour_features,
                 resume=resume,
-                progress=advance,
-                on_start=on_start,
+                progress=progress,
             )
         common.console.print(
             f"{report.classifier_id}: {report.split_method}\n"
@@ -131,15 +130,15 @@ def text_tower(
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()
-        with common.progress_bar("text tower epochs") as (on_start, advance):
-            on_start(epochs)
+        with common.bar("text tower epochs") as progress:
+            progress.start(epochs)
             report = train_text_tower(
                 Catalog(settings.db_path),
                 settings,
                 out=out,
                 seed=seed,
                 epochs=epochs,
-                on_epoch=lambda _epoch, _loss: advance(1),
+                progress=progress,
             )
         common.console.print(
             f"trained on {report.n_train} products ({report.n_captions} captions) in {report.seconds:.0f}s, "

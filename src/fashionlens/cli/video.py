@@ -35,21 +35,20 @@ def video(
             raise InvalidInputError(f"--source must be one of {', '.join(SOURCES)}; got {source!r}")
         settings = common.state(ctx).settings(backbone=backbone)
         model = common.backbone(settings)
-        with common.progress_bar(f"video {file.name}") as (on_start, advance):
+        with common.bar(f"video {file.name}") as progress:
             report = match_video(
                 Catalog(settings.db_path),
                 model,
                 file,
                 every=every,
                 k=k,
-                where=f"source = '{source}'" if source else None,
-                on_start=on_start,
-                progress=advance,
+                where=common.catalogue_filter(source=source),
+                progress=progress,
             )
         target = out or Path(f"{file.stem}-matches")
-        with common.progress_bar("write report") as (on_start, advance):
-            on_start(len(report.frames))
-            files = write_video_report(report, target, progress=advance)
+        with common.bar("write report") as progress:
+            progress.start(len(report.frames))
+            files = write_video_report(report, target, progress=progress)
         t = report.timings
         common.console.print(
             f"{len(report.frames)} sampled frames (every {every}), {report.people} people, "

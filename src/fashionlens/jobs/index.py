@@ -55,7 +55,10 @@ def search_vectors(
         ids, parts = list(own.ids), [own.vectors]
         sources.append(schemas.embeddings_table_name(model_id))
     base = projection_base(model_id)
-    if base and base in catalog.embedding_models():
+    stored = catalog.embedding_models()
+    if base and base not in stored and f"{base}+onnx-int8" in stored:
+        base = f"{base}+onnx-int8"  # the default runtime's vectors (cosine ~0.99 to fp32)
+    if base and base in stored:
         from fashionlens.models import factory
 
         base_emb = catalog.embeddings(base)

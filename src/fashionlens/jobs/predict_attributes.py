@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
+from fashionlens.core.progress import NO_PROGRESS, Progress
 from fashionlens.core.settings import Settings
 from fashionlens.models.heads.attributes import AttributeClassifier, extra_features_for
 from fashionlens.store.catalog import Catalog, Prediction
 from fashionlens.training.attributes import TASK_PREFIX, PredictReport, classifier_path
-
-Progress = Callable[[int], None]
 
 
 def predict_catalog_attributes(
@@ -20,8 +17,7 @@ def predict_catalog_attributes(
     backbone_id: str,
     *,
     batch: int = 2048,
-    progress: Progress | None = None,
-    on_start: Callable[[int], None] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> PredictReport:
     """Predict every attribute of every embedded image; upsert into the predictions table as
     ``task = "attribute:<name>"``. An image whose file the colour descriptor cannot read is
@@ -33,8 +29,7 @@ def predict_catalog_attributes(
         for r in catalog.read("images", columns=["image_id", "image_path", "content_hash"]).to_pylist()
     }
     ids = [i for i in emb.ids if i in rows]
-    if on_start:
-        on_start(len(ids))
+    progress.start(len(ids), "predict attributes")
     keep = np.asarray([i in rows for i in emb.ids], dtype=bool)
     vectors = emb.vectors[keep]
     report = PredictReport(0, [])
@@ -68,6 +63,5 @@ def predict_catalog_attributes(
             for name in classifier.heads
         )
         report.predicted += len(chunk)
-        if progress:
-            progress(min(batch, len(ids) - start))
+        progress.advance(min(batch, len(ids) - start))
     return report

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from fashionlens.core.errors import InvalidInputError, NotReadyError
+from fashionlens.core.progress import NO_PROGRESS, Progress
 from fashionlens.ingest.video import VideoInfo, probe_video, read_video_frames, sampled_frame_count
 from fashionlens.models.registry import Backbone
 from fashionlens.models.segmenters.person_detector import HogPersonDetector, PersonDetector, pad_xyxy
@@ -27,7 +28,6 @@ from fashionlens.store.schemas import embeddings_table_name
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[int], None]  # called with the number of sampled frames just finished
 CROP_PAD_FRAC = 0.08  # each person box grows by 8% of its size on every side before cropping
 
 
@@ -170,14 +170,13 @@ def match_video(
     k: int = 5,
     where: str | None = None,
     detector: PersonDetector | None = None,
-    progress: Progress | None = None,
-    on_start: Callable[[int], None] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> VideoReport:
     """Detect people on every ``every``-th frame of ``path`` and find each one's top-``k`` catalogue images.
 
     ``where`` filters the candidate images with SQL on the images table (e.g. ``source = 'product'``).
-    ``detector`` defaults to `HogPersonDetector`. ``on_start`` gets the number of frames to sample
-    (from the container's frame count; 0 when unknown), ``progress`` is called after each one.
+    ``detector`` defaults to `HogPersonDetector`. ``progress.start`` gets the number of frames to sample
+    (from the container's frame count; 0 when unknown), ``progress.advance`` one per frame.
     Raises `InvalidInputError` naming the file for a missing, empty or undecodable video, and
     `NotReadyError` when the catalogue has no embeddings of ``backbone`` to search.
     """
@@ -195,8 +194,7 @@ def match_video(
     if hasattr(detector, "setup"):
         detector.setup()
     report = VideoReport(info, backbone.model_id, detector.model_id, every, k, where)
-    if on_start:
-        on_start(sampled_frame_count(info.frame_count, every))
+    progress.start(sampled_frame_count(info.frame_count, every), "video frames")
     last_index = -1
     for frame in _timed_frames(read_video_frames(path, every), report.timings):
         last_index = frame.frame_index
@@ -235,8 +233,7 @@ def match_video(
             )
         report.timings.search += time.perf_counter() - t2
         report.frames.append(FrameMatches(frame.frame_index, float(frame.time_s), tuple(people)))
-        if progress:
-            progress(1)
+        progress.advance(1)
     report.frames_read = info.frame_count or last_index + 1
     logger.info(
         "%s: %d sampled frames, %d people, %.2f frames/s (decode %.1fs, detect %.1fs, embed %.1fs, "

@@ -119,17 +119,25 @@ def person_detector(settings: Settings) -> Any:
     return HogPersonDetector()
 
 
-def attribute_classifier_path(settings: Settings, backbone_id: str) -> Path:
-    """Your own classifier (`train attributes`) in ``HOME/models``; else the one the package ships."""
+def attribute_classifier_space(settings: Settings, backbone_id: str) -> tuple[Path, str]:
+    """``(classifier file, the embedding space it was trained in)``: your own (`train attributes`)
+    in ``HOME/models`` first, then the one the package ships; an int8 space falls back to its
+    fp32 base, whose vectors the shipped classifier was trained on."""
     from fashionlens.models.artifacts import attribute_classifier_path as own
-
-    path = own(settings, backbone_id)
-    if path.is_file():
-        return path
+    from fashionlens.models.registry import parse_model_id
     from fashionlens.models.weights import shipped_path
 
-    shipped = shipped_path(f"attributes/{backbone_id.replace('/', '_')}.pt")
-    return shipped if shipped.is_file() else path
+    base, tagged = parse_model_id(backbone_id)
+    spaces = [backbone_id] + ([base] if tagged == "onnx-int8" else [])
+    for space in spaces:
+        for path in (own(settings, space), shipped_path(f"attributes/{space.replace('/', '_')}.pt")):
+            if path.is_file():
+                return path, space
+    return own(settings, backbone_id), backbone_id
+
+
+def attribute_classifier_path(settings: Settings, backbone_id: str) -> Path:
+    return attribute_classifier_space(settings, backbone_id)[0]
 
 
 def attribute_classifier(settings: Settings, backbone_id: str) -> Any:
@@ -156,3 +164,19 @@ def _registered() -> set[str]:
     from fashionlens.models.registry import list_backbones
 
     return {s.name for s in list_backbones()}
+
+
+def stored_space(settings: Settings, available: set[str] | list[str], name: str | None = None) -> str:
+    """The embedding space a consumer of stored vectors (training, prediction, export, search)
+    works in: the settings' backbone on the settings' runtime. Under ``runtime = auto`` a space
+    of the same backbone that is already stored wins over one that is not (vectors embedded on
+    torch before the default became int8 stay usable)."""
+    wanted = backbone_model_id(settings, name)
+    if settings.runtime != "auto" or wanted in available:
+        return wanted
+    base = get_spec(name or settings.backbone).name
+    for candidate in (base, f"{base}+onnx-int8"):
+        if candidate in available:
+            logger.info("runtime auto: using the stored %s vectors", candidate)
+            return candidate
+    return wanted

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,13 +11,13 @@ from typing import Any
 import numpy as np
 
 from fashionlens.core.errors import InvalidInputError
+from fashionlens.core.progress import NO_PROGRESS, Progress
 from fashionlens.ingest.video import read_video_frames
 from fashionlens.jobs.video import FrameMatches, VideoReport
 from fashionlens.render.fonts import default_font
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[int], None]
 
 # -- the report files ----------------------------------------------------------------------------
 CSV_COLUMNS = ("frame_index", "time_s", "person_index", "box_xyxy", "rank", "image_id", "image_path", "score")
@@ -196,7 +196,7 @@ def write_video_report(
     out_dir: str | Path,
     *,
     thumb_size: int = 150,
-    progress: Progress | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> VideoReportFiles:
     """Write ``matches.json``, ``matches.csv`` and one ``frame_NNNNNN.png`` per sampled frame.
 
@@ -226,8 +226,7 @@ def write_video_report(
             target = out / _png_name(frame.frame_index)
             render_frame(matches, frame.rgb, report.k, thumbs, title).save(target)
             pngs.append(target)
-            if progress:
-                progress(1)
+            progress.advance(1)
             if len(pngs) == len(wanted):
                 break
     if len(pngs) != len(wanted):

@@ -31,8 +31,11 @@ def predict_attributes_for_images(
         raise InvalidInputError(f"{missing[0]}: file not found{more}")
     # the classifier's own embedding space: fp32 vectors (torch or ONNX fp32, identical)
     model_id = backbone_id or get_spec(settings.backbone).name
-    classifier = factory.attribute_classifier(settings, model_id)
-    backbone = factory.backbone_for_model_id(settings, model_id)
+    from fashionlens.models.heads.attributes import AttributeClassifier
+
+    path, space = factory.attribute_classifier_space(settings, model_id)
+    classifier = AttributeClassifier.load(path)
+    backbone = factory.backbone_for_model_id(settings, space)
     records: list[dict[str, dict[str, Any]]] = []
     for start in range(0, len(paths), chunk):
         part = [str(p) for p in paths[start : start + chunk]]

@@ -235,10 +235,15 @@ class Searcher:
         return self.search_vector(self.text_vectors([text])[0], text, "text", k, filters)
 
 
-def default_model(settings: Settings, *, text: bool, backbone: str | None = None) -> str:
-    """``--backbone`` if given; else the text tower for text queries and the settings' backbone for images."""
+def default_model(
+    settings: Settings, *, text: bool, backbone: str | None = None, catalog: Catalog | None = None
+) -> str:
+    """``--backbone`` if given; else the text tower for text queries and the settings' backbone for
+    images (with a catalogue: the space of that backbone already stored, see `factory.stored_space`)."""
     if backbone or text:
         return resolve_model_id(backbone or TEXT_BACKBONE)
     from fashionlens.models import factory
 
-    return factory.backbone_model_id(settings)
+    if catalog is None:
+        return factory.backbone_model_id(settings)
+    return factory.stored_space(settings, catalog.embedding_models())

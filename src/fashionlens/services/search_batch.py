@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from fashionlens.core.errors import InvalidInputError
+from fashionlens.core.progress import NO_PROGRESS, Progress
 from fashionlens.core.types import Skipped
 from fashionlens.ingest.images import IMAGE_EXTENSIONS
 from fashionlens.services.search import Searcher, SearchFilters, SearchResult
@@ -21,7 +22,6 @@ from fashionlens.store.catalog import Catalog
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[int], None]
 
 TEXT_PREFIX = "text:"
 
@@ -95,7 +95,7 @@ def search_batch(
     k: int = 10,
     filters: SearchFilters | None = None,
     skip_failures: bool = True,
-    progress: Progress | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> BatchReport:
     """Run every query; a query that fails (missing file, not an image) is skipped and listed."""
     start = time.perf_counter()
@@ -119,8 +119,7 @@ def search_batch(
             vector, kind = by_query[id(q)]
             if vector is not None:
                 report.results.append(searcher.search_vector(vector, q.text, kind, k, filters))
-        if progress:
-            progress(len(chunk))
+        progress.advance(len(chunk))
     report.seconds = time.perf_counter() - start
     return report
 

@@ -26,7 +26,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ import numpy as np
 from fashionlens.analysis.attributes_report import HeadReport, evaluate_heads, write_report
 from fashionlens.core.errors import InvalidInputError, NotReadyError
 from fashionlens.core.labels import colour_group
+from fashionlens.core.progress import NO_PROGRESS, Progress
 from fashionlens.core.settings import Settings
 from fashionlens.core.types import Skipped
 from fashionlens.models.artifacts import attribute_classifier_dir, attribute_classifier_path
@@ -52,8 +53,6 @@ COLOUR_ATTRIBUTE = "baseColour"
 MISSING_VALUES = frozenset({"", "na", "n/a", "nan", "none", "null"})
 RARE_FOR_SPLIT = 5  # articleType classes with fewer images than this all go to train
 TASK_PREFIX = "attribute:"
-
-Progress = Callable[[int], None]
 
 
 @dataclass
@@ -242,8 +241,7 @@ def train_attributes(
     colour_features: bool = True,
     colour_hidden: int = 256,
     resume: bool = False,
-    progress: Progress | None = None,
-    on_start: Callable[[int], None] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> AttributeReport:
     """Train the multi-head attribute classifier, report on the held-out split, save it.
 
@@ -254,7 +252,7 @@ def train_attributes(
     ``colour_features``, a Lab colour histogram fed with the trunk's output into a colour head with
     ``colour_hidden`` hidden units.
 
-    ``progress(1)`` is called after each epoch (``on_start(epochs)`` first). With ``resume``, a
+    ``progress.advance(1)`` after each epoch (``progress.start(epochs)`` first). With ``resume``, a
     ``checkpoints/last.pt`` from an interrupted run on the same data and settings is continued.
     """
     started = time.perf_counter()
@@ -317,8 +315,7 @@ def train_attributes(
     }
     classifier = AttributeClassifier(backbone_id, encoders, config, train_config=train_config)
     signature = _signature(data.ids, train_idx, val_idx, classifier.card())
-    if on_start:
-        on_start(options.epochs)
+    progress.start(options.epochs, "train attributes (epochs)")
     fit = trainer.fit(
         classifier,
         data.vectors,

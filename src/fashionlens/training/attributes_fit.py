@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from fashionlens.core.errors import InvalidInputError, require
+from fashionlens.core.progress import NO_PROGRESS, Progress
 from fashionlens.models.heads.attributes import AttributeClassifier, class_weights, masked_loss
 from fashionlens.training.kit import save_checkpoint, warmup_cosine
 
@@ -119,7 +120,7 @@ def fit(
     checkpoint_dir: Path | None = None,
     signature: str = "",
     resume: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> FitResult:
     """Train ``classifier.net`` in place; it ends holding the best validation weights."""
     torch = require("torch")
@@ -142,7 +143,7 @@ def _fit(
     checkpoint_dir: Path | None,
     signature: str,
     resume: bool,
-    progress: Callable[[int], None] | None,
+    progress: Progress,
 ) -> FitResult:
     if len(train_idx) == 0:
         raise InvalidInputError("no training rows")
@@ -189,8 +190,8 @@ def _fit(
             )
             start_epoch = int(state["epoch"]) + 1
             logger.info("resuming attribute training at epoch %d from %s", start_epoch, last_path)
-            if progress and start_epoch > 1:
-                progress(options.epochs if result.stopped_early else start_epoch - 1)
+            if start_epoch > 1:
+                progress.advance(options.epochs if result.stopped_early else start_epoch - 1)
 
     for epoch in range(start_epoch, options.epochs + 1):
         if result.stopped_early:
@@ -243,8 +244,7 @@ def _fit(
                 },
                 last_path,
             )
-        if progress:
-            progress(options.epochs - epoch + 1 if result.stopped_early else 1)
+        progress.advance(options.epochs - epoch + 1 if result.stopped_early else 1)
     net.load_state_dict(best_state)
     net.eval()
     logger.info(

@@ -29,7 +29,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +37,10 @@ import numpy as np
 
 from fashionlens.core.errors import InvalidInputError, require
 from fashionlens.core.labels import guess_label_scheme, label_maps, modanet_categories
+from fashionlens.core.progress import NO_PROGRESS, Progress
 from fashionlens.training.kit import save_checkpoint, warmup_cosine
 
 logger = logging.getLogger(__name__)
-
-Progress = Callable[[dict[str, Any]], None]
 
 
 def category_mapping(categories: Sequence[dict[str, Any]]) -> dict[int, int]:
@@ -230,7 +229,7 @@ def train_maskrcnn(
     eval_json: Path | None = None,
     num_threads: int | None = None,
     seed: int = 0,
-    progress: Progress | None = None,
+    progress: Progress = NO_PROGRESS,
     optimizer: str = "sgd",
     weights: str | Path | None = "pretrained",
     images_root: Path | None = None,
@@ -244,7 +243,8 @@ def train_maskrcnn(
     ``weights="pretrained"`` starts from COCO (resnet50 v2) / ImageNet (mobilenet backbone); None is
     a random init. ``resume``: a checkpoint to continue (model, optimizer, LR schedule; training goes on
     at its next epoch). LR: linear warm-up over 100 iterations, then cosine to 0. ``max_iters`` caps
-    iterations per epoch (smoke tests). ``progress`` gets a dict per iteration. Returns a report.
+    iterations per epoch (smoke tests).
+    ``progress`` gets ``start(epochs x iterations)`` and one ``advance`` per iteration. Returns a report.
     """
     torch = require("torch")
     from fashionlens.models.segmenters.maskrcnn import build_maskrcnn, load_checkpoint
@@ -316,6 +316,7 @@ def train_maskrcnn(
         "training %s on %d images, %d iters/epoch, epochs %d..%d", arch, len(ds), iters, start + 1, epochs
     )
     t_start, n_iter = time.perf_counter(), 0
+    progress.start(iters * (epochs - start), "train Mask R-CNN (iterations)")
     for epoch in range(start, epochs):
         t0, n = time.perf_counter(), 0
         sums: dict[str, float] = {}
@@ -343,10 +344,7 @@ def train_maskrcnn(
             vals = {k: float(v.item()) for k, v in losses.items()}
             for k, v in vals.items():
                 sums[k] = sums.get(k, 0.0) + v
-            if progress is not None:
-                progress(
-                    {"epoch": epoch + 1, "iter": i + 1, "iters": iters, "loss": float(loss.item()), **vals}
-                )
+            progress.advance(1)
             if (i + 1) % 20 == 0 or i + 1 == iters:
                 rate = (time.perf_counter() - t0) / n
                 logger.info(

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from fashionlens.core.errors import NotReadyError
+from fashionlens.core.progress import NO_PROGRESS, Progress
 from fashionlens.core.settings import Settings
 from fashionlens.models.backbones.text_tower import SPEC, Projection, TextEncoder
 from fashionlens.store.catalog import Catalog
@@ -97,7 +98,7 @@ def fit_projection(
     lr: float = 2e-3,
     weight_decay: float = 1e-4,
     seed: int = 0,
-    on_epoch: Callable[[int, float], None] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> tuple[Projection, float]:
     """Learn ``W, b`` (and the temperature) so projected image features match their captions."""
     import torch
@@ -120,7 +121,7 @@ def fit_projection(
     steps = epochs * max(1, int(np.ceil(len(keep) / batch_size)))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     loss_value = float("nan")
-    for epoch in range(epochs):
+    for _epoch in range(epochs):
         order = torch.randperm(len(keep), generator=gen)
         total, batches = 0.0, 0
         for start in range(0, len(keep), batch_size):
@@ -140,8 +141,7 @@ def fit_projection(
             sched.step()
             total, batches = total + float(loss.detach()), batches + 1
         loss_value = total / batches
-        if on_epoch:
-            on_epoch(epoch, loss_value)
+        progress.advance(1)
     card = {
         "backbone": SPEC.name,
         "image_backbone": SPEC.extra["image_backbone"],
@@ -172,7 +172,7 @@ def train_text_tower(
     test_size: float = 0.2,
     seed: int = 0,
     epochs: int = 40,
-    on_epoch: Callable[[int, float], None] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> TextTowerReport:
     """Train on the products' stratified keep-split (the held-out split of `train attributes`,
     same ``test_size`` and ``seed``), report zero-shot accuracy on the held-out products, save."""
@@ -188,7 +188,7 @@ def train_text_tower(
         encoder,
         epochs=epochs,
         seed=seed,
-        on_epoch=on_epoch,
+        progress=progress,
     )
     seconds = time.perf_counter() - start
     from fashionlens.analysis.zeroshot import evaluate_zero_shot

@@ -27,11 +27,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fashionlens.core.errors import InvalidInputError, require
+from fashionlens.core.progress import NO_PROGRESS, Progress
 from fashionlens.core.segmentation import (
     ccp_to_semantic,
     seg_classes,
@@ -43,11 +44,6 @@ if TYPE_CHECKING:
     from fashionlens.analysis.segmentation import SegEvalReport
 
 logger = logging.getLogger(__name__)
-
-
-class Progress(Protocol):
-    def on_start(self, total: int) -> None: ...
-    def advance(self, n: int) -> None: ...
 
 
 @dataclass
@@ -164,12 +160,12 @@ def train_unet(
     num_threads: int | None = None,
     seed: int = 0,
     evaluate: bool = True,
-    progress: Progress | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> UNetTrainReport:
     """Train the U-Net on CCP's training stems (`ccp_pixel_split`) and write the fp16 weights to
     ``out_path``; the per-epoch checkpoint is ``out_path.with_suffix('.ckpt')``. ``fraction``
     subsamples the training stems (seeded). ``evaluate`` scores the result on the 200 held-out
-    photos. ``progress.on_start(total)`` gets the number of training steps, ``advance(n)`` steps."""
+    photos. ``progress.start(total)`` gets the number of training steps, ``advance(n)`` steps."""
     torch = require("torch")
     from fashionlens.models.segmenters.unet import (
         MODEL_ID,
@@ -242,8 +238,7 @@ def train_unet(
     gen = torch.Generator().manual_seed(seed + 1000 * start_epoch)
     images_t = torch.from_numpy(images)
     masks_t = torch.from_numpy(masks)
-    if progress is not None:
-        progress.on_start(steps_per_epoch * (epochs - start_epoch))
+    progress.start(steps_per_epoch * (epochs - start_epoch), "train U-Net (steps)")
     for epoch in range(start_epoch, epochs):
         model.train()
         t_epoch = time.perf_counter()
@@ -262,8 +257,7 @@ def train_unet(
             scheduler.step()
             total += float(loss.detach()) * len(idx)
             count += len(idx)
-            if progress is not None:
-                progress.advance(1)
+            progress.advance(1)
             if (step + 1) % 20 == 0:
                 logger.info(
                     "epoch %d step %d/%d loss %.4f (%.1f s)",

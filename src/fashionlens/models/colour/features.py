@@ -18,13 +18,14 @@ colour head also sees this hand-made descriptor (numpy only):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fashionlens.core.errors import InvalidInputError
+from fashionlens.core.progress import NO_PROGRESS, Progress
 from fashionlens.core.types import Skipped
 
 logger = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def colour_descriptors(
     paths: Sequence[str | Path],
     keys: Sequence[str] | None = None,
     cache_file: Path | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress = NO_PROGRESS,
     skipped: list[Skipped] | None = None,
 ) -> np.ndarray:
     """``float32 (N, DIM)`` for image files, cached in ``cache_file`` (npz) by ``keys``
@@ -121,10 +122,10 @@ def colour_descriptors(
                     raise
                 skipped.append(Skipped(str(path), str(exc).removeprefix(f"{path}: ")))
                 out[i] = np.nan
-        if progress and (i + 1) % 256 == 0:
-            progress(256)
-    if progress and len(paths) % 256:
-        progress(len(paths) % 256)
+        if (i + 1) % 256 == 0:
+            progress.advance(256)
+    if len(paths) % 256:
+        progress.advance(len(paths) % 256)
     if cache_file is not None and keys is not None and computed:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache_file.with_name(cache_file.stem + ".tmp.npz")
