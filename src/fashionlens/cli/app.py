@@ -18,6 +18,7 @@ from fashionlens.cli.predict import predict_app
 from fashionlens.cli.run import run
 from fashionlens.cli.search import search_app
 from fashionlens.cli.segment import segment_app
+from fashionlens.cli.serve import serve
 from fashionlens.cli.train import train_app
 from fashionlens.cli.video import video
 from fashionlens.cli.zeroshot import zero_shot
@@ -80,6 +81,7 @@ app.add_typer(search_app, name="search")
 app.command("zero-shot")(zero_shot)
 app.command()(colour)
 app.command()(video)
+app.command()(serve)
 app.add_typer(segment_app, name="segment")
 
 

@@ -1,0 +1,1 @@
+"""One module per HTTP resource; each ``build(state)`` returns its router."""
