@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import os
 import struct
 import zlib
 from collections.abc import Sequence
@@ -196,7 +197,7 @@ def read_ccp_labels(path: Path, label_names: Sequence[str] | None = None) -> tup
 def _annotation_path(root: Path, stem: str) -> Path | None:
     for folder in (PIXEL_DIR, TAGS_DIR):
         candidate = root / folder / f"{stem}.mat"
-        if candidate.is_file():
+        if os.path.lexists(candidate):  # not is_file(): a FIFO or link to a device is reported
             return candidate
     return None
 

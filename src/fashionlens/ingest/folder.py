@@ -65,7 +65,7 @@ def scan_folder(root: Path, *, allow_outside_root: bool = False) -> tuple[list[P
         keep = []
         for d in sorted(d for d in dirs if not d.startswith(".")):
             sub = Path(folder) / d
-            if allow_outside_root or not sub.is_symlink():
+            if allow_outside_root or not _is_link(sub):
                 keep.append(d)
                 continue
             where = "out of the folder" if not is_within(sub, root) else "to a folder inside it"
@@ -75,13 +75,20 @@ def scan_folder(root: Path, *, allow_outside_root: bool = False) -> tuple[list[P
             if f.startswith(".") or Path(f).suffix.lower() not in SCANNED_EXTENSIONS:
                 continue
             path = Path(folder) / f
-            if not allow_outside_root and path.is_symlink() and not is_within(path, root):
+            if not allow_outside_root and _is_link(path) and not is_within(path, root):
                 skipped.append(
                     Skipped(display_path(path), f"symlink to a file outside the folder; {OUTSIDE_HINT}")
                 )
                 continue
             found.append(path)
     return sorted(found), skipped
+
+
+def _is_link(path: Path) -> bool:
+    try:
+        return path.is_symlink()
+    except OSError:  # a path too long to stat: listing it fails next, and is reported
+        return False
 
 
 def detect_split_layout(root: Path, images: list[Path]) -> bool:

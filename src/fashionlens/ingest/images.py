@@ -212,7 +212,9 @@ def normalise_mode(image: Any) -> Any:
 def decode_bytes(data: bytes, name: str = "image", limits: ImageLimits = DEFAULT_LIMITS) -> Any:
     """Bytes -> RGB PIL image (EXIF-rotated), or `InvalidInputError` naming ``name``."""
     if len(data) > limits.max_bytes:
-        raise InvalidInputError(f"{name}: {len(data)} bytes, over the limit of {limits.max_bytes}")
+        raise InvalidInputError(
+            f"{name}: {len(data)} bytes, over the limit of {limits.max_bytes} (max_image_bytes)"
+        )
     im = _decoded(_open(data, name, limits), name, limits)
     try:
         return normalise_mode(im)
@@ -228,6 +230,10 @@ def open_rgb(path: str | Path, limits: ImageLimits = DEFAULT_LIMITS) -> Any:
 
 def probe_bytes(data: bytes, name: str = "image", limits: ImageLimits = DEFAULT_LIMITS) -> ImageProbe:
     """Fully decode (catches truncated files) and return the size *after* EXIF rotation."""
+    if len(data) > limits.max_bytes:
+        raise InvalidInputError(
+            f"{name}: {len(data)} bytes, over the limit of {limits.max_bytes} (max_image_bytes)"
+        )
     im = _open(data, name, limits)
     fmt = str(im.format or "")
     im = _decoded(im, name, limits)

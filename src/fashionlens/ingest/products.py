@@ -106,8 +106,9 @@ def _parse_rows(text: str, path: Path) -> tuple[list[tuple[int, dict[str, str]]]
 
     rows: list[tuple[int, dict[str, str]]] = []
     skipped: list[Skipped] = []
+    end = reader.line_num
     for fields in reader:
-        line = reader.line_num
+        line, end = end + 1, reader.line_num  # where the row starts (a quoted field spans lines)
         if not any(f.strip() for f in fields):
             continue
         longest = max(len(f) for f in fields)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 from fashionlens.core.errors import InvalidInputError
@@ -20,6 +21,7 @@ from fashionlens.ingest.images import ImageLimits, display_path, read_image_byte
 MAX_COORD = 1_000_000.0  # |x| or |y| beyond this many pixels is garbage, not a photo
 MAX_DEPTH = 32  # nesting of a pass-through attribute (keypoints, attributes...)
 MAX_ANNOTATION_BYTES = 2 * 1024**3  # an annotation file larger than this is refused unread
+_DRIVE = re.compile(r"[A-Za-z]:[\\/]")
 _MAX_INT_DIGITS = 100  # a JSON integer with more digits becomes inf (and fails every check)
 
 
@@ -113,7 +115,7 @@ def outside_root(name: str, root: Path) -> bool:
     """True if the relative path ``name`` (from an annotation file) leaves ``root``: it is absolute,
     or its ``..`` parts climb out. Decided on the text alone, so the answer never depends on
     whether some file outside the root exists."""
-    if os.path.isabs(name) or name.startswith(("\\", "~")) or (len(name) > 1 and name[1] == ":"):
+    if os.path.isabs(name) or name.startswith("\\") or _DRIVE.match(name):  # "C:\\x", "\\\\server"
         return True
     joined = os.path.normpath(os.path.join("root", name))
     return joined != "root" and not joined.startswith("root" + os.sep)

@@ -22,6 +22,7 @@ import numpy as np
 from fashionlens.core.errors import InvalidInputError, require
 from fashionlens.core.types import SOURCES, IngestResult, Skipped
 from fashionlens.ingest.base import display_path, make_record
+from fashionlens.ingest.records import utf8_ok
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,8 @@ def _open(path: Path) -> Any:
     """An opened ``cv2.VideoCapture`` for ``path``, or `InvalidInputError` saying why not.
 
     Only a regular file is handed to FFmpeg: a FIFO named ``x.mp4`` would block it forever, and a
-    link to ``/dev/zero`` would stream zeros forever.
+    link to ``/dev/zero`` would stream zeros forever. A name that is not valid UTF-8 is refused
+    before OpenCV sees it (it segfaults on one).
     """
     name = display_path(path)
     try:
@@ -77,9 +79,13 @@ def _open(path: Path) -> Any:
     if st.st_size == 0:
         raise InvalidInputError(f"{name}: empty file (0 bytes), not a video")
     cv2 = _cv2()
+    # An absolute path: FFmpeg reads "http:x.mp4" or "concat:a|b" as a protocol, never "/.../x.mp4".
+    target = os.path.abspath(path)
+    if not utf8_ok(target):  # OpenCV 4.x crashes the process (SIGSEGV) on such a str
+        raise InvalidInputError(f"{name}: the file name is not valid UTF-8; rename the file to read it")
     try:
-        cap = cv2.VideoCapture(str(path))
-    except Exception as exc:  # a name that is not UTF-8, an OpenCV error
+        cap = cv2.VideoCapture(target)
+    except Exception as exc:
         raise InvalidInputError(f"{name}: not a video OpenCV can open ({type(exc).__name__})") from exc
     if not cap.isOpened():
         cap.release()
