@@ -331,3 +331,88 @@ class OutfitBuilder:
 def _fits_season(p: Piece, season: str) -> bool:
     s = normalise_season(p.season)
     return not season or not s or _season_gap(s, season) < 2
+
+
+# -- gaps -----------------------------------------------------------------------------------------
+GOOD_OUTFIT = 0.6  # an outfit scoring under this is not one you would wear
+PARTNER = {"top": "bottom", "bottom": "top", "dress": "footwear", "outerwear": "bottom", "footwear": "bottom"}
+COLOUR_ORDER = (
+    "black",
+    "white",
+    "grey",
+    "blue",
+    "brown",
+    "red",
+    "green",
+    "pink",
+    "purple",
+    "orange",
+    "yellow",
+)
+
+
+def wardrobe_gaps(
+    pieces: Sequence[Piece], builder: OutfitBuilder, season: str | None = None
+) -> list[dict[str, Any]]:
+    """What no outfit can fill now: missing roles (no footwear; no top+bottom and no dress; no
+    outerwear for autumn or winter), and per role the colours that would give the pieces with no
+    good outfit (score < `GOOD_OUTFIT` or clashing colours) a partner. Each gap is a dict:
+    ``kind`` (role | colour), ``role``, ``reason``, ``colours`` (suggested), ``items`` (that need it)."""
+    s = normalise_season(season)
+    roles = {p.role for p in pieces if p.role}
+    gaps: list[dict[str, Any]] = []
+
+    def role_gap(role: str, reason: str) -> None:
+        gaps.append(
+            {
+                "kind": "role",
+                "role": role,
+                "reason": reason,
+                "colours": ["black", "white", "grey"],
+                "items": [],
+            }
+        )
+
+    if "dress" not in roles and not ({"top", "bottom"} <= roles):
+        missing = [r for r in ("top", "bottom") if r not in roles]
+        role_gap("/".join(missing), f"no complete outfit: no {' or '.join(missing)} and no dress")
+    if "footwear" not in roles:
+        role_gap("footwear", "no footwear: every outfit needs a pair")
+    if s in ("autumn", "winter") and "outerwear" not in roles:
+        role_gap("outerwear", f"no outerwear for {s}")
+    by_role: dict[str, list[dict[str, Any]]] = {}
+    owned = {(p.role, p.colour) for p in pieces}
+    for p in pieces:
+        partner = PARTNER.get(p.role)
+        if partner is None:
+            continue
+        best = (
+            None
+            if partner not in roles
+            else builder.suggest(
+                pieces, OutfitRequest(season=s or None, with_items=(p.item_id,), n=1, extras=False)
+            )
+        )
+        if best and best[0].score >= GOOD_OUTFIT and best[0].parts["colour"] >= 0.75:
+            continue
+        fits = [c for c in COLOUR_ORDER if colour_harmony([(p.colour, p.lab), (c, None)])[0] >= 0.85]
+        new = [c for c in fits if (partner, c) not in owned] or fits
+        by_role.setdefault(partner, []).append({"item": p, "colours": new})
+    for role, needs in sorted(by_role.items()):
+        counts: dict[str, int] = {}
+        for n in needs:
+            for c in n["colours"]:
+                counts[c] = counts.get(c, 0) + 1
+        colours = sorted(counts, key=lambda c: (-counts[c], COLOUR_ORDER.index(c)))[:4]
+        names = ", ".join(n["item"].name or n["item"].item_id for n in needs[:3])
+        more = f" and {len(needs) - 3} more" if len(needs) > 3 else ""
+        gaps.append(
+            {
+                "kind": "colour",
+                "role": role,
+                "reason": f"no {role} makes a good outfit with {names}{more}",
+                "colours": colours,
+                "items": [n["item"].item_id for n in needs],
+            }
+        )
+    return gaps

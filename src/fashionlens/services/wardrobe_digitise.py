@@ -8,13 +8,16 @@
   under `MIN_GARMENT_FRAC` of the photo are dropped (slivers of a misread class);
 - **one garment** (``single``: flat lay, hanger, product shot): the garment is every pixel the U-Net
   does not call background, holes filled (or, when the U-Net finds less than 3% of the photo, the
-  photo minus its studio background, `foreground_mask`). Its class is the attribute classifier's
-  article type when a classifier is trained, else the U-Net's majority garment class; the caller
-  can give it instead.
+  photo minus its studio background, `foreground_mask`). Its class comes from the single-garment
+  probe (a linear probe on the crop's vector, trained on the clothing dataset's photos of people's
+  own garments, shipped for the default backbone: ``benchmarks/bench_wardrobe.py --ship``), else
+  from the attribute classifier's article type, else from the U-Net's majority garment class; the
+  caller can give it instead.
 
 `Digitiser.describe` cuts each garment out on white (`cutout_on_white`), names its colours over its
-own pixels (`dominant_colours`, with Lab), embeds the crop (the settings' backbone) and, where an
-attribute classifier is trained for that backbone, predicts its article type, season and usage.
+own pixels (`dominant_colours`, with Lab), embeds the crop (the settings' backbone) and, with the
+attribute classifier for that backbone (one ships for the default), predicts its article type (kept
+only when it names the garment's own class), season and usage (kept at confidence >= 0.5).
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ logger = logging.getLogger(__name__)
 MIN_GARMENT_FRAC = 0.004  # garments under 0.4% of the photo are slivers
 SINGLE_MIN_FOREGROUND = 0.03
 CROP_MARGIN = 0.02
+ATTRIBUTE_MIN_CONFIDENCE = 0.5  # season / usage from the attribute classifier below this are left out
+SINGLE_PROBE = "wardrobe_single_garment"  # <name>.<backbone>.npz: garment class of one-garment photos
 USAGE_TO_FORMALITY = {
     "casual": "casual",
     "sports": "sport",
@@ -90,6 +95,7 @@ class Digitiser:
         self._detector = detector
         self._detector_checked = detector is not None
         self._classifier = classifier
+        self._probe: Any = None
 
     @property
     def segmenter(self) -> Any:
@@ -187,6 +193,7 @@ class Digitiser:
         vectors = self.embed([g.crop for g in garments if g.crop is not None])
         for g, v in zip(garments, vectors, strict=True):
             g.embedding = v
+        self._classify_single(garments)
         clf = self.classifier
         if clf is not None:
             self._attributes(clf, garments, [str(p) for p in crop_paths])
@@ -223,14 +230,49 @@ class Digitiser:
         to_modanet: dict[str, str] = label_maps()["products_to_modanet"]  # type: ignore[assignment]
         for g, rec in zip(garments, records, strict=True):
             g.attributes.update(rec)
-            pred = rec.get("predictions", {})
+            pred, conf = rec.get("predictions", {}), rec.get("confidences", {})
             article = str(pred.get("articleType") or "")
-            if (
-                g.attributes.get("single")
-                and article in to_modanet
-                and not g.attributes.get("category_given")
-            ):
+            if self._may_set_category(g) and article in to_modanet and not g.attributes.get("probe"):
                 g.category = to_modanet[article]
+            # the catalogue's article type only where it names the garment's own class
+            g.attributes["article_type"] = article if to_modanet.get(article) == g.category else ""
+            for name in ("season", "usage"):  # kept only when the classifier is fairly sure
+                if float(conf.get(name, 0.0)) >= ATTRIBUTE_MIN_CONFIDENCE:
+                    g.attributes[name] = str(pred.get(name) or "").lower()
+
+    def _may_set_category(self, g: FoundGarment) -> bool:
+        return bool(g.attributes.get("single")) and not g.attributes.get("category_given")
+
+    @property
+    def single_probe(self) -> Any:
+        """The garment-class probe for one-garment photos (`SINGLE_PROBE`), or None for a backbone
+        it was not trained on."""
+        if self._probe is None:
+            from fashionlens.models.heads.linear_probe import LinearProbe
+            from fashionlens.models.registry import parse_model_id
+            from fashionlens.models.weights import shipped_path
+
+            base = parse_model_id(self.backbone.model_id)[0]
+            own = self.settings.models_dir / "wardrobe" / f"{SINGLE_PROBE}.{base}.npz"
+            path = own if own.is_file() else shipped_path(f"{SINGLE_PROBE}.{base}.npz")
+            try:
+                self._probe = LinearProbe.load(path)
+            except FashionlensError as exc:
+                logger.info("no single-garment probe for %s (%s)", base, exc)
+                self._probe = False
+        return self._probe or None
+
+    def _classify_single(self, garments: Sequence[FoundGarment]) -> None:
+        probe = self.single_probe
+        todo = [g for g in garments if self._may_set_category(g) and g.embedding is not None]
+        if probe is None or not todo:
+            return
+        labels, confidence, _ = probe.predict(
+            np.stack([g.embedding for g in todo if g.embedding is not None])
+        )
+        for g, label, c in zip(todo, labels, confidence, strict=True):
+            g.category = label
+            g.attributes["probe"] = {"category": label, "confidence": round(float(c), 4)}
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:

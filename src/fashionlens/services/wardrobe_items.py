@@ -206,6 +206,48 @@ def item_to_row(item: WardrobeItem) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class WearStats:
+    item_id: str
+    times_worn: int
+    last_worn: str
+    cost_per_wear: float | None
+
+
+@dataclass(frozen=True)
+class SavedOutfit:
+    outfit_id: str
+    name: str
+    slots: dict[str, str]
+    season: str
+    occasion: str
+    score: float | None
+    reasons: list[str]
+    notes: str
+    created_at: str
+    updated_at: str
+    version: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def outfit_from_row(r: Mapping[str, Any]) -> SavedOutfit:
+    return SavedOutfit(
+        r["outfit_id"],
+        r["name"] or "",
+        json.loads(r["slots_json"] or "{}"),
+        r["season"] or "",
+        r["occasion"] or "",
+        r["score"],
+        json.loads(r["reasons_json"] or "[]"),
+        r["notes"] or "",
+        r["created_at"],
+        r["updated_at"],
+        int(r["version"]),
+    )
+
+
 # -- checked values ----------------------------------------------------------------------------------
 def parse_category(value: Any) -> tuple[str, str]:
     """``(ModaNet class, article type)`` of a category the user typed: a ModaNet class (``top``), a
@@ -421,3 +463,39 @@ def seed_items(data: Any, where: str) -> list[Mapping[str, Any]]:
 def summary_row(item: WardrobeItem, columns: Sequence[str]) -> dict[str, Any]:
     d = item.to_dict()
     return {c: d.get(c) for c in columns}
+
+
+# -- the wear log ------------------------------------------------------------------------------------
+def wear_stats(
+    items: Sequence[WardrobeItem], outfits: Sequence[SavedOutfit], log: Sequence[Mapping[str, Any]]
+) -> dict[str, WearStats]:
+    """Per item: times worn (alone, or in a saved outfit), the last day, and price / times worn."""
+    slots = {o.outfit_id: list(o.slots.values()) for o in outfits}
+    days: dict[str, list[str]] = {}
+    for w in log:
+        targets = [w["target_id"]] if w["kind"] == "item" else slots.get(w["target_id"], [])
+        for t in targets:
+            days.setdefault(t, []).append(w["worn_on"])
+    out = {}
+    for item in items:
+        worn = days.get(item.item_id, [])
+        cpw = round(item.price / len(worn), 2) if item.price is not None and worn else None
+        out[item.item_id] = WearStats(item.item_id, len(worn), max(worn) if worn else "", cpw)
+    return out
+
+
+def not_worn(
+    items: Sequence[WardrobeItem], stats: Mapping[str, WearStats], days: int, today: dt.date | None = None
+) -> list[WardrobeItem]:
+    """The items last worn more than ``days`` days before ``today``, or never worn and owned longer
+    (since ``acquired_on``, else since they were added)."""
+    if days < 0:
+        raise InvalidInputError(f"days must be >= 0; got {days}")
+    cutoff = ((today or dt.date.today()) - dt.timedelta(days=days)).isoformat()
+    out = []
+    for item in items:
+        since = item.acquired_on or item.created_at[:10]
+        last = stats[item.item_id].last_worn if item.item_id in stats else ""
+        if (last and last < cutoff) or (not last and since <= cutoff):
+            out.append(item)
+    return out

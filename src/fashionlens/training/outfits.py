@@ -296,16 +296,22 @@ class CompatibilityModel:
         """Higher = fits the blank better (log-odds)."""
         return np.asarray([self.logit(context, c) for c in candidates], dtype=np.float64)
 
+    def _balanced(self, z: float) -> float:
+        """The probability with the 1 : ``negatives`` odds of the training questions taken out, so
+        0.5 means "as likely as a random garment of its role"."""
+        return _sigmoid(z + math.log(max(self.config.negatives, 1)))
+
     def pair_score(self, a: Garment, b: Garment) -> float:
-        """How well two garments go together, in [0, 1] (the model's probability, both ways averaged)."""
-        return _sigmoid((self.logit([a], b) + self.logit([b], a)) / 2)
+        """How well two garments go together, in [0, 1] (both directions averaged; 0.5 = average)."""
+        return self._balanced((self.logit([a], b) + self.logit([b], a)) / 2)
 
     def outfit_score(self, garments: Sequence[Garment]) -> float:
-        """Mean over garments of the probability that each fits the rest, in [0, 1]; 0.5 for one garment."""
+        """Mean over garments of how well each fits the rest, in [0, 1] (0.5 = as well as an average
+        garment of its role); 0.5 for one garment."""
         if len(garments) < 2:
             return 0.5
         z = [self.logit([h for h in garments if h is not g], g) for g in garments]
-        return float(np.mean([_sigmoid(v) for v in z]))
+        return float(np.mean([self._balanced(v) for v in z]))
 
     # persistence ------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
