@@ -202,6 +202,19 @@ def load_coco_json(path: Path) -> dict:
     return coco  # type: ignore[return-value]  # validate_coco checked it is a dict
 
 
+def peek_coco(path: Path) -> dict | None:
+    """The parsed JSON object of a COCO file for format guessing, or None if it is not one.
+
+    Never raises and never blocks: the same checks as `load_json` (regular file, size, nesting).
+    `read_coco` then reports the real problem with the file.
+    """
+    try:
+        data = load_json(Path(path), "COCO annotations file")
+    except InvalidInputError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def load_coco_records(path: Path) -> tuple[dict, list[Skipped]]:
     """Read a COCO instances JSON -> ``(its usable records, the bad ones skipped)`` (`clean_coco`)."""
     return clean_coco(load_json(Path(path), "COCO annotations file"), name=display_path(path))

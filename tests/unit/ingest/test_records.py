@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
 
 from fashionlens.core.errors import InvalidInputError
+from fashionlens.ingest.coco import peek_coco
 from fashionlens.ingest.records import (
     coordinate_problem,
     display_text,
@@ -163,3 +165,15 @@ def test_load_json_numbers(tmp_path: Path) -> None:
         load_json(tmp_path / "missing.json")
     with pytest.raises(InvalidInputError, match=r": a directory"):
         load_json(tmp_path)
+
+
+def test_peek_coco_never_raises(tmp_path: Path) -> None:
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "ok.json").write_text('{"images": []}')
+    os.mkfifo(tmp_path / "pipe.json")
+    assert peek_coco(tmp_path / "deep.json") is None
+    assert peek_coco(tmp_path / "list.json") is None
+    assert peek_coco(tmp_path / "pipe.json") is None  # refused, not waited on
+    assert peek_coco(tmp_path / "missing.json") is None
+    assert peek_coco(tmp_path / "ok.json") == {"images": []}
