@@ -105,7 +105,12 @@ def analyse(signals: pd.DataFrame, config: TrendConfig | None = None) -> TrendTa
         counts_by(values, config.by) if not values.empty else (pd.DataFrame(), pd.Series(dtype=int))
     )
     if counts.empty:
-        notes.append(f"no unit has both a {config.signal} and a {config.by}: nothing to compare")
+        hint = {
+            "designer": " (a catalogue attribute 'designer' or 'brand' in the labels; none is stored)",
+            "season": " (a catalogue attribute 'season', as products carry)",
+            "year": " (a catalogue attribute 'year', as products carry)",
+        }.get(config.by, "")
+        notes.append(f"no unit has both a {config.signal} and a {config.by}{hint}: nothing to compare")
     shares = stats.share_table(counts, config.confidence, totals) if not counts.empty else pd.DataFrame()
     for group, n in totals.items():
         if n < stats.SMALL_GROUP:

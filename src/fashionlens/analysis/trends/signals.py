@@ -29,7 +29,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from fashionlens.analysis.trends.outfit import GarmentRule, class_shares, silhouette
@@ -319,8 +318,3 @@ def coverage(signals: pd.DataFrame, by: str) -> pd.DataFrame:
     keyed = signals[signals[by].fillna("").astype(str) != ""]
     table = keyed.assign(how=keyed["category_from"].replace("", "none")).groupby([by, "how"]).size()
     return table.unstack(fill_value=0).astype(int)
-
-
-def numeric_year(signals: pd.DataFrame) -> np.ndarray:
-    """The ``year`` column as floats (nan where missing or not a number)."""
-    return pd.to_numeric(signals["year"], errors="coerce").to_numpy(dtype=float)
