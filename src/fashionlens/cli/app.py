@@ -48,6 +48,12 @@ def root(
     runtime: str | None = typer.Option(
         None, help="CNN inference runtime: torch, onnx or onnx-int8 [env FASHIONLENS_RUNTIME]."
     ),
+    engine: str | None = typer.Option(
+        None, help="Who runs batch jobs (embed, segment): local or ray [env FASHIONLENS_ENGINE]."
+    ),
+    ray_address: str | None = typer.Option(
+        None, help="Ray cluster for --engine ray, e.g. ray://head:10001 [env RAY_ADDRESS]; none: a local Ray."
+    ),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="-v info, -vv debug logging."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
     version: bool = typer.Option(
@@ -62,6 +68,8 @@ def root(
             "batch_size": batch_size,
             "weights_dir": weights_dir,
             "runtime": runtime,
+            "engine": engine,
+            "ray_address": ray_address,
         },
         debug=debug,
     )

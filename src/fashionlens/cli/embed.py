@@ -14,6 +14,7 @@ def embed(
     split: str | None = typer.Option(None, help="Only images of this split."),
 ) -> None:
     """Extract L2-normalised embeddings for the catalogue (idempotent by content hash + model id)."""
+    from fashionlens import engines
     from fashionlens.jobs.embed import embed_catalog
     from fashionlens.store.catalog import Catalog
 
@@ -29,6 +30,7 @@ def embed(
                 skip_failures=settings.skip_failures,
                 limits=common.image_limits(settings),
                 progress=progress,
+                run=engines.runner(settings),
             )
         common.console.print(
             f"embedded {report.embedded} images with {report.model_id} "

@@ -19,6 +19,7 @@ from fashionlens.core.errors import InvalidInputError
 DEFAULT_BACKBONE = "mobilenet_v2.imagenet"
 RUNTIMES = ("torch", "onnx", "onnx-int8")  # what a backbone can run on
 RUNTIME_CHOICES = ("auto", *RUNTIMES)  # what a user can ask for; auto: `fashionlens.models.factory`
+ENGINES = ("local", "ray")  # who runs batch jobs: `fashionlens.engines`
 
 
 def _default_home() -> Path:
@@ -38,6 +39,8 @@ class Settings:
     cache: Path | None = None  # derived files (ONNX exports, colour features); default HOME/cache
     max_image_pixels: int = 64_000_000  # images with more pixels are refused before decoding
     max_image_bytes: int = 256 * 1024 * 1024  # files larger than this are refused unread
+    engine: str = "local"  # local | ray: who runs batch jobs (`fashionlens.engines`)
+    ray_address: str | None = None  # a Ray cluster (None: RAY_ADDRESS, else a local Ray)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -53,6 +56,8 @@ class Settings:
             raise InvalidInputError(
                 f"runtime must be one of {', '.join(RUNTIME_CHOICES)}; got {self.runtime!r}"
             )
+        if self.engine not in ENGINES:
+            raise InvalidInputError(f"engine must be one of {', '.join(ENGINES)}; got {self.engine!r}")
         if self.home.exists() and not self.home.is_dir():
             raise InvalidInputError(f"home {self.home}: exists and is not a folder")
         if self.weights_dir is not None and not self.weights_dir.is_dir():
@@ -97,6 +102,8 @@ def _coerce(key: str, value: Any) -> Any:
         "backbone": str,
         "runtime": str,
         "device": str,
+        "engine": str,
+        "ray_address": str,
     }[key]
     if value is None:
         return None

@@ -8,6 +8,7 @@ it did. `embed_catalog` runs it on this machine.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,8 +95,10 @@ def embed_catalog(
     skip_failures: bool = True,
     limits: ImageLimits = DEFAULT_LIMITS,
     progress: Progress = NO_PROGRESS,
-) -> JobReport:
-    """Embed the images (optionally filtered by ``where``) that ``backbone`` has not embedded yet."""
+    run: Callable[..., JobReport] = run_stage,
+) -> EmbedReport:
+    """Embed the images (optionally filtered by ``where``) that ``backbone`` has not embedded yet;
+    ``run``: the engine (`fashionlens.engines.runner`), this machine by default."""
     stage = EmbedStage(backbone, where=where, batch_size=batch_size, limits=limits)
-    report = run_stage(stage, catalog, progress=progress, skip_failures=skip_failures)
+    report = run(stage, catalog, progress=progress, skip_failures=skip_failures)
     return EmbedReport(**vars(report))

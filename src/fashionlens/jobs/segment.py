@@ -412,15 +412,13 @@ def segment_job(settings: Settings, options: SegmentOptions) -> SegmentStage:
 def run_segment(
     settings: Settings, options: SegmentOptions, progress: Progress = NO_PROGRESS
 ) -> SegmentReport:
-    """Build the segment job from ``settings`` and run it on this machine."""
+    """Build the segment job from ``settings`` and run it on the settings' engine (local or ray)."""
+    from fashionlens import engines
+
     stage = segment_job(settings, options)
-    stage.setup()  # a missing or broken weights file fails here, before any work
-    return segment_catalog(
-        Catalog(settings.db_path), stage.segmenter, stage.out_dir, task=stage.task,
-        instances=stage.instances, backbone=stage.backbone, detector=stage.detector, where=stage.where,
-        limit=stage.limit, force=stage.force, overlays=stage.overlays,
-        skip_failures=settings.skip_failures, limits=stage.limits, progress=progress,
-    )  # fmt: skip
+    if settings.engine == "local":  # ray: each worker sets up its own copy, after a driver preflight
+        stage.setup()  # a missing or broken weights file fails here, before any work
+    return _report(stage, engines.run(stage, Catalog(settings.db_path), settings, progress=progress))
 
 
 def _segment_batch(
