@@ -8,7 +8,8 @@ says nothing scores chance (25%).
 
 **Compatibility AUC** (`compatibility_auc`): every held-out outfit against a fake made from it by
 replacing each garment with a random garment of the same role from another held-out outfit (so the
-fake has the same roles, only the pieces do not belong together); the AUC of the outfit scores.
+fake has the same roles, only the pieces do not belong together); the AUC of the outfit scores,
+averaged over 5 draws of fakes.
 
 Scorers compared (`scorers`): the learned `CompatibilityModel`; a **popularity** control (the most
 frequent garment of that role: class + colour, counted on the training outfits); the **colour
@@ -84,16 +85,20 @@ def fake_outfits(outfits: Sequence[Outfit], seed: int = 0) -> list[Outfit]:
     return out
 
 
-def compatibility_auc(outfits: Sequence[Outfit], score: OutfitScorer, seed: int = 0) -> float:
+def compatibility_auc(outfits: Sequence[Outfit], score: OutfitScorer, seed: int = 0, draws: int = 5) -> float:
+    """AUC of real vs fake outfits, averaged over ``draws`` sets of fakes (seeds ``seed``...)."""
     from sklearn.metrics import roc_auc_score
 
     real = [o for o in outfits if len(o.garments) >= 2]
     if len(real) < 2:
         raise InvalidInputError("need at least 2 held-out outfits of 2+ garments for the AUC")
-    fake = fake_outfits(real, seed)
-    y = [1] * len(real) + [0] * len(fake)
-    s = [score(o.garments) for o in real] + [score(o.garments) for o in fake]
-    return float(roc_auc_score(y, s))
+    real_scores = [score(o.garments) for o in real]
+    aucs = []
+    for k in range(draws):
+        fake = fake_outfits(real, seed + k)
+        y = [1] * len(real) + [0] * len(fake)
+        aucs.append(roc_auc_score(y, real_scores + [score(o.garments) for o in fake]))
+    return float(np.mean(aucs))
 
 
 # -- the scorers ------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from fashionlens.cli.segment import segment_app
 from fashionlens.cli.serve import serve
 from fashionlens.cli.train import train_app
 from fashionlens.cli.video import video
+from fashionlens.cli.wardrobe import wardrobe_app
 from fashionlens.cli.zeroshot import zero_shot
 
 app = typer.Typer(
@@ -91,6 +92,7 @@ app.command()(colour)
 app.command()(video)
 app.command()(serve)
 app.add_typer(segment_app, name="segment")
+app.add_typer(wardrobe_app, name="wardrobe")
 
 
 def main() -> None:

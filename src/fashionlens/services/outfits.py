@@ -3,7 +3,9 @@
 An outfit is a top and a bottom, or a dress; outerwear when the season asks for it (autumn and
 winter; optional in spring; never in summer); footwear (when you own any); optionally a bag and an
 accessory, added only when they raise the score. Its score, in [0, 1], is a weighted mean of four
-parts, each in [0, 1] (`SCORE_WEIGHTS`; chosen by hand, not fitted):
+parts, each in [0, 1] (`SCORE_WEIGHTS`; chosen by hand, not fitted; the colour rule weighs least
+because, alone, it ranks the garments real street outfits pair below chance:
+``benchmarks/bench_wardrobe.py``):
 
 - **colour harmony** (`colour_harmony`): neutrals (black, white, grey, brown, and any colour of low
   chroma such as navy or denim) go with anything; one accent colour on neutrals is best; two accents
@@ -27,7 +29,7 @@ from typing import Any
 
 from fashionlens.core.errors import InvalidInputError
 
-SCORE_WEIGHTS = {"colour": 0.3, "season": 0.2, "formality": 0.2, "learned": 0.3}
+SCORE_WEIGHTS = {"colour": 0.15, "season": 0.2, "formality": 0.2, "learned": 0.45}
 NEUTRALS = frozenset({"black", "white", "grey", "brown"})
 LOW_CHROMA = 18.0  # Lab chroma under this is a neutral whatever its name (navy, denim, khaki)
 # Lab hue angle (degrees) of each colour name, for pieces that have a name but no measured Lab

@@ -350,6 +350,12 @@ class WardrobeStore:
         """Create missing tables and migrate old ones (once per store object)."""
         if self._ready:
             return
+        names = self._names()
+        if all(
+            n in names and schema_version(self._db.open_table(n).schema) == SCHEMA_VERSION for n in SCHEMAS
+        ):
+            self._ready = True  # the common case: no lock needed just to read
+            return
         with self._locks(*SCHEMAS):
             names = self._names()
             for name, schema in SCHEMAS.items():
@@ -534,6 +540,13 @@ class WardrobeStore:
             after = int(e["after_version"])
             done.append(row is None if after == -1 else (row is not None and int(row["version"]) == after))
         return all(done), not any(done)
+
+    def recover(self) -> None:
+        """Finish or roll back a change a crash interrupted (every write does this first; call it at
+        start-up to have the tables consistent before the first read)."""
+        self.ensure()
+        with self._locks(*SCHEMAS):
+            self._recover()
 
     def _recover(self) -> None:
         """Finish or roll back the newest change if a crash interrupted it (lock held)."""
