@@ -63,7 +63,7 @@ def test_labels_without_scheme_and_no_labels(shared_data: Path) -> None:
     labelled = read_folder(root, source="product", labels_from_subfolders=True)
     assert {(lab.modanet_categories, lab.coarse_category) for lab in labelled.labels} == {((), "")}
     plain = read_folder(root, source="product", dataset="clothes")
-    assert plain.labels == [] and len(plain.images) == 341
+    assert plain.labels == [] and len(plain.images) == 1877  # train/ 1,536 + validation/ 341
     assert {r.original_dataset for r in plain.images} == {"clothes"}
 
 

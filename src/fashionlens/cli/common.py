@@ -165,11 +165,21 @@ def image_limits(settings: Settings) -> Any:
     return ImageLimits.from_settings(settings)
 
 
-def model_id(settings: Settings) -> str:
-    """The stored model id of the settings' backbone on the settings' runtime."""
+def model_id(settings: Settings, catalog: Any = None) -> str:
+    """The stored model id of the settings' backbone on the settings' runtime (with a catalogue:
+    under ``runtime = auto``, the space of this backbone that is already stored)."""
     from fashionlens.models import factory
 
-    return factory.backbone_model_id(settings)
+    if catalog is None:
+        return factory.backbone_model_id(settings)
+    return factory.stored_space(settings, catalog.embedding_models())
+
+
+def stored_backbone(settings: Settings, catalog: Any) -> Any:
+    """The backbone whose vectors are stored in ``catalog`` for the settings (see `model_id`)."""
+    from fashionlens.models import factory
+
+    return factory.backbone_for_model_id(settings, model_id(settings, catalog))
 
 
 def backbone(settings: Settings) -> Any:

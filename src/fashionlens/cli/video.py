@@ -34,21 +34,25 @@ def video(
         if source is not None and source not in SOURCES:
             raise InvalidInputError(f"--source must be one of {', '.join(SOURCES)}; got {source!r}")
         settings = common.state(ctx).settings(backbone=backbone)
-        model = common.backbone(settings)
+        catalog = Catalog(settings.db_path)
+        model = common.stored_backbone(settings, catalog)
         with common.bar(f"video {file.name}") as progress:
             report = match_video(
-                Catalog(settings.db_path),
+                catalog,
                 model,
                 file,
                 every=every,
                 k=k,
                 where=common.catalogue_filter(source=source),
+                settings=settings,
                 progress=progress,
             )
         target = out or Path(f"{file.stem}-matches")
         with common.bar("write report") as progress:
             progress.start(len(report.frames))
             files = write_video_report(report, target, progress=progress)
+        for note in report.notes:
+            common.err_console.print(f"[yellow]{note}[/]", highlight=False, soft_wrap=True)
         t = report.timings
         common.console.print(
             f"{len(report.frames)} sampled frames (every {every}), {report.people} people, "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +12,8 @@ from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.labels import guess_label_scheme
 from fashionlens.core.settings import Settings
 from fashionlens.core.types import IngestResult
+from fashionlens.ingest.base import reading_limits
+from fashionlens.ingest.images import ImageLimits
 from fashionlens.store.catalog import Catalog, WriteCounts
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,8 @@ def read_any(
 ) -> IngestResult:
     """Run the reader for ``fmt`` on ``path`` (``fmt='auto'`` detects it)."""
     if fmt == "fashion-mnist" and path is None:
-        return _fashion_mnist(None, settings, options)  # searches the default places, or says how to install
+        with reading_limits(ImageLimits.from_settings(settings)):  # searches the default places
+            return _fashion_mnist(None, settings, options)
     if path is None:
         raise InvalidInputError(f"format {fmt} needs a path")
     path = Path(path).expanduser()
@@ -94,16 +96,56 @@ def read_any(
         "video": lambda: _video(path, settings, source, options),
     }
     logger.info("reading %s as %s", path, fmt)
-    return readers[fmt]()
+    with reading_limits(ImageLimits.from_settings(settings)):
+        return readers[fmt]()
+
+
+WRITE_BATCH = 2000  # images per commit: a crash while writing a large dataset keeps what was written
 
 
 def ingest(catalog: Catalog, path: Path | None, fmt: str, settings: Settings, **kwargs: Any) -> IngestReport:
-    """Read a dataset and upsert it into the catalogue (idempotent)."""
+    """Read a dataset and upsert it into the catalogue (idempotent), committing in batches."""
     if fmt == "auto" and path is not None:
         fmt = detect_format(Path(path).expanduser())
     result = read_any(path, fmt, settings, **kwargs)
-    written = catalog.add_ingest(result)
+    written = _write_batches(catalog, result)
     return IngestReport(str(path) if path else fmt, fmt, result, written)
+
+
+def _write_batches(catalog: Catalog, result: IngestResult) -> WriteCounts:
+    """Images (with their labels and annotations) go in batches of `WRITE_BATCH`, one commit per
+    table per batch; an image's labels and annotations never land before the image itself."""
+    images = list(result.images)
+    if len(images) <= WRITE_BATCH:
+        return catalog.add_ingest(result)
+    by_image: dict[str, list[Any]] = {}
+    by_image_ann: dict[str, list[Any]] = {}
+    for label in result.labels:
+        by_image.setdefault(label.image_id, []).append(label)
+    for ann in result.annotations:
+        by_image_ann.setdefault(ann.image_id, []).append(ann)
+    totals = [0, 0, 0, 0]
+    for start in range(0, len(images), WRITE_BATCH):
+        chunk = images[start : start + WRITE_BATCH]
+        ids = [r.image_id for r in chunk]
+        part = IngestResult(
+            images=chunk,
+            annotations=[a for i in ids for a in by_image_ann.pop(i, [])],
+            labels=[lab for i in ids for lab in by_image.pop(i, [])],
+        )
+        counts = catalog.add_ingest(part)
+        for k, v in enumerate((counts.images, counts.annotations, counts.labels, counts.new_images)):
+            totals[k] += v
+    rest = IngestResult(  # labels of images not in this result (ModaNet without photos)
+        images=[],
+        annotations=[a for v in by_image_ann.values() for a in v],
+        labels=[lab for v in by_image.values() for lab in v],
+    )
+    if rest.annotations or rest.labels:
+        counts = catalog.add_ingest(rest)
+        totals[1] += counts.annotations
+        totals[2] += counts.labels
+    return WriteCounts(*totals)
 
 
 def _folder(path: Path, source: str | None, options: dict[str, Any]) -> IngestResult:
@@ -119,21 +161,22 @@ def _folder(path: Path, source: str | None, options: dict[str, Any]) -> IngestRe
 
 
 def _coco(path: Path, source: str | None, options: dict[str, Any]) -> IngestResult:
-    from fashionlens.ingest.coco import read_coco
+    from fashionlens.ingest.coco import peek_coco, read_coco
 
     scheme, images_dir = options.get("label_scheme"), options.get("images_dir")
-    try:
-        coco = json.loads(path.read_text(encoding="utf-8"))
-        if scheme is None:
-            scheme = guess_label_scheme(str(c.get("name", "")) for c in coco.get("categories", []))
-        if images_dir is None:
-            images_dir = _coco_images_dir(path, coco)
-    except (OSError, ValueError, AttributeError, TypeError):
-        pass  # read_coco reports the real problem with the file
+    coco = peek_coco(path)  # None for anything that is not a readable COCO object
+    if coco is not None:
+        try:
+            if scheme is None:
+                scheme = guess_label_scheme(str(c.get("name", "")) for c in coco.get("categories", []))
+            if images_dir is None:
+                images_dir = _coco_images_dir(path, coco)
+        except (AttributeError, TypeError):
+            pass  # read_coco reports the real problem with the file
     return read_coco(
         path,
         images_dir,
-        source=source or "street",
+        source=source,  # None: the reader's usual source (runway for Fashionpedia, else street)
         dataset=options.get("dataset") or path.stem,
         label_scheme=scheme,
     )

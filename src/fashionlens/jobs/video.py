@@ -20,11 +20,13 @@ import numpy as np
 
 from fashionlens.core.errors import InvalidInputError, NotReadyError
 from fashionlens.core.progress import NO_PROGRESS, Progress
+from fashionlens.core.settings import Settings
 from fashionlens.ingest.video import VideoInfo, probe_video, read_video_frames, sampled_frame_count
 from fashionlens.models.registry import Backbone
 from fashionlens.models.segmenters.person_detector import HogPersonDetector, PersonDetector, pad_xyxy
 from fashionlens.store.catalog import Catalog
-from fashionlens.store.schemas import embeddings_table_name
+from fashionlens.store.schemas import embeddings_table_name, search_table_name
+from fashionlens.store.search_table import AnnConfig, query, read_state
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +86,7 @@ class VideoReport:
     frames: list[FrameMatches] = field(default_factory=list)
     timings: VideoTimings = field(default_factory=VideoTimings)
     frames_read: int = 0  # frames decoded or grabbed, sampled or not
+    notes: list[str] = field(default_factory=list)  # e.g. a truncated stream
 
     @property
     def people(self) -> int:
@@ -102,40 +105,36 @@ class VideoReport:
         return self.frames_read / self.video.fps / self.timings.total
 
 
-def _candidate_ids(catalog: Catalog, model_id: str, where: str | None) -> tuple[dict[str, str], str | None]:
-    """image_id -> image_path of the embedded images matching ``where``, and the search filter.
-
-    `Catalog.search` filters on the embedding table's own columns, so a filter on the images table
-    (``source = 'product'``) becomes an ``image_id IN (...)`` list; none when every embedded image
-    qualifies (an unfiltered search is several times faster).
-    """
+def _search_space(catalog: Catalog, settings: Settings, model_id: str, where: str | None) -> AnnConfig:
+    """Make sure ``search__<model>`` is there and current, and that ``where`` (SQL on its columns:
+    source, split, category, colour, article_type) leaves something to match. The filter is then
+    pushed into every vector query: no id list is ever built, whatever the catalogue's size."""
     name = embeddings_table_name(model_id)
     if name not in catalog.table_names():
         raise NotReadyError(
             f"no embeddings for model {model_id!r} in {catalog.path}; ingest images and run "
             f"`fashionlens embed --backbone {model_id}` first"
         )
-    embedded = set(catalog.read(name, columns=["image_id"]).column("image_id").to_pylist())
+    from fashionlens.jobs.index import build_search_index, ensure_search_index
+
+    state, notes = ensure_search_index(catalog, settings, model_id)
+    if notes and "predates" in notes[-1]:  # embeddings were added since: matching must see them
+        build_search_index(catalog, settings, model_id)
+        state = read_state(catalog, model_id) or state
+    table = catalog.open_table(search_table_name(model_id))
     try:
-        images = catalog.read("images", where=where, columns=["image_id", "image_path"])
+        n = table.count_rows(where) if where else table.count_rows()
     except Exception as exc:  # lancedb raises its own errors for a bad SQL filter
-        raise InvalidInputError(f"invalid catalogue filter {where!r}: {exc}") from exc
-    paths = {
-        i: p
-        for i, p in zip(
-            images.column("image_id").to_pylist(), images.column("image_path").to_pylist(), strict=True
-        )
-        if i in embedded
-    }
-    if not paths:
+        raise InvalidInputError(
+            f"invalid catalogue filter {where!r} (columns: source, split, category, colour, "
+            f"article_type): {exc}"
+        ) from exc
+    if n == 0:
         what = f"matching {where!r} " if where else ""
         raise NotReadyError(
             f"no catalogue images {what}are embedded with {model_id}; run `fashionlens embed` first"
         )
-    if len(paths) == len(embedded):
-        return paths, None
-    quoted = ",".join("'" + i.replace("'", "''") + "'" for i in sorted(paths))
-    return paths, f"image_id IN ({quoted})"
+    return AnnConfig(threshold=int(state.get("ann_threshold") or AnnConfig.threshold))
 
 
 def _crop_boxes(xyxy: np.ndarray, width: int, height: int) -> list[tuple[int, int, int, int]]:
@@ -170,11 +169,14 @@ def match_video(
     k: int = 5,
     where: str | None = None,
     detector: PersonDetector | None = None,
+    settings: Settings | None = None,
     progress: Progress = NO_PROGRESS,
 ) -> VideoReport:
     """Detect people on every ``every``-th frame of ``path`` and find each one's top-``k`` catalogue images.
 
-    ``where`` filters the candidate images with SQL on the images table (e.g. ``source = 'product'``).
+    ``where`` filters the candidate images with SQL on the search table's columns (e.g.
+    ``source = 'product'``), pushed into each vector query. ``settings``: the home's settings
+    (default: those of the catalogue's home), used when the search table must be built.
     ``detector`` defaults to `HogPersonDetector`. ``progress.start`` gets the number of frames to sample
     (from the container's frame count; 0 when unknown), ``progress.advance`` one per frame.
     Raises `InvalidInputError` naming the file for a missing, empty or undecodable video, and
@@ -187,7 +189,8 @@ def match_video(
     from PIL import Image
 
     info = probe_video(path)
-    paths, search_filter = _candidate_ids(catalog, backbone.model_id, where)
+    settings = settings or Settings(home=catalog.path.parent)
+    ann = _search_space(catalog, settings, backbone.model_id, where)
     detector = detector or HogPersonDetector()
     backbone.setup()
     backbone.embed([Image.new("RGB", (64, 128))])  # warm-up: the first forward pass is slow
@@ -196,7 +199,14 @@ def match_video(
     report = VideoReport(info, backbone.model_id, detector.model_id, every, k, where)
     progress.start(sampled_frame_count(info.frame_count, every), "video frames")
     last_index = -1
-    for frame in _timed_frames(read_video_frames(path, every), report.timings):
+
+    def truncated(read: int, announced: int) -> None:
+        report.notes.append(
+            f"{path}: truncated, the stream ended at frame {read} of the {announced} announced"
+        )
+
+    frames = read_video_frames(path, every, on_truncated=truncated)
+    for frame in _timed_frames(frames, report.timings):
         last_index = frame.frame_index
         t0 = time.perf_counter()
         found = detector.detect(frame.rgb)
@@ -215,12 +225,10 @@ def match_video(
         for i, (box, score, crop, vector) in enumerate(
             zip(found.xyxy, found.scores, crops, vectors, strict=True)
         ):
-            hits = catalog.search(backbone.model_id, vector, k=k, where=search_filter)
-            ids = hits.column("image_id").to_pylist()
-            distances = hits.column("_distance").to_pylist()
+            hits, _ = query(catalog, backbone.model_id, vector, k, where, ann=ann)
             matches = tuple(
-                Match(rank, image_id, paths.get(image_id, ""), float(1.0 - dist))
-                for rank, (image_id, dist) in enumerate(zip(ids, distances, strict=True), start=1)
+                Match(rank, row["image_id"], row["image_path"], float(row["score"]))
+                for rank, row in enumerate(hits.to_pylist(), start=1)
             )
             people.append(
                 PersonMatches(
