@@ -20,6 +20,7 @@ from fashionlens.cli.search import search_app
 from fashionlens.cli.segment import segment_app
 from fashionlens.cli.serve import serve
 from fashionlens.cli.train import train_app
+from fashionlens.cli.trends import trends
 from fashionlens.cli.video import video
 from fashionlens.cli.wardrobe import wardrobe_app
 from fashionlens.cli.zeroshot import zero_shot
@@ -92,6 +93,7 @@ app.command()(colour)
 app.command()(video)
 app.command()(serve)
 app.add_typer(segment_app, name="segment")
+app.command()(trends)
 app.add_typer(wardrobe_app, name="wardrobe")
 
 
