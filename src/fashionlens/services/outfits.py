@@ -10,7 +10,7 @@ because, alone, it ranks the garments real street outfits pair below chance:
 - **colour harmony** (`colour_harmony`): neutrals (black, white, grey, brown, and any colour of low
   chroma such as navy or denim) go with anything; one accent colour on neutrals is best; two accents
   are fine when their hues are close (analogous, <= 45 degrees in Lab) or opposite (complementary,
-  150-210); more accents clash;
+  130-230); more accents clash;
 - **season**: every piece made for the requested season (or all seasons); a neighbouring season
   counts half; without a requested season, pieces must not mix summer and winter;
 - **formality**: the pieces' formality levels (sport 0, casual 1, smart 2, formal 3) agree with each
@@ -146,7 +146,7 @@ def colour_harmony(colours: Sequence[tuple[str, tuple[float, float, float] | Non
     if len(names) == 2:
         if max(gaps) <= 45:
             return 0.85, f"analogous colours ({' and '.join(names)})"
-        if all(150 <= g <= 210 or g <= 45 for g in gaps):
+        if all(130 <= g <= 230 or g <= 45 for g in gaps):
             return 0.75, f"complementary colours ({' and '.join(names)})"
         return 0.4, f"{' and '.join(names)} clash"
     if max(gaps) <= 60:
