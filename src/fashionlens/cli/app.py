@@ -9,6 +9,7 @@ import typer
 from fashionlens import __version__
 from fashionlens.cli import common
 from fashionlens.cli.colour import colour
+from fashionlens.cli.doctor import doctor
 from fashionlens.cli.embed import embed
 from fashionlens.cli.export import export
 from fashionlens.cli.generate import generate, train_gan
@@ -86,6 +87,7 @@ app.command()(export)
 app.command()(run)
 app.command()(generate)
 app.command()(info)
+app.command()(doctor)
 app.add_typer(backbones_app, name="backbones")
 app.add_typer(search_app, name="search")
 app.command("zero-shot")(zero_shot)

@@ -86,6 +86,11 @@ def http_status(exc: BaseException) -> int:
     return 400 if isinstance(exc, FashionlensError) else 500
 
 
+class StoreError(FashionlensError, RuntimeError):
+    """The catalogue database cannot do what was asked (read-only, corrupt, not a folder, ...);
+    the message names the table and the problem."""
+
+
 def require(module: str, extra: str | None = None, package: str | None = None):
     """Import an optional dependency or raise `MissingDependencyError` naming the pip install."""
     import importlib

@@ -1,25 +1,41 @@
 """`Catalog`: the images, annotations, labels, embeddings and predictions of one FASHIONLENS_HOME.
 
-Backed by LanceDB (Arrow/Lance tables, versioned commits, no server). Every write is an upsert on
-the table's key, so re-running an ingest or an embedding job is idempotent, and a write that fails
-leaves the previous table version intact.
+Backed by LanceDB (Arrow/Lance tables, versioned commits, no server). What the store guarantees:
+
+- **Idempotent writes.** Every write is an upsert on the table's key (`TABLES`, `table_key`), so
+  re-running an ingest or an embedding job rewrites the same rows.
+- **One commit per write.** `upsert`, `replace_where` (delete the rows of a condition that are not
+  in the new rows, upsert the new ones) and `delete` are each one LanceDB commit: a crash leaves
+  the table at the version before it or the one after, never in between.
+- **One writer per table.** Every write holds the table's cross-process writer lock
+  (`fashionlens.store.locks`); tables are created with LanceDB's (unenforced) primary key on their
+  key column, so a writer that bypasses the lock still has its inserts checked at commit.
+- **Read-only use.** ``Catalog(path, read_only=True)`` never writes and never creates a folder; a
+  database folder the process cannot write is read-only by itself. Writes then raise `StoreError`.
+- **Project errors.** LanceDB/Arrow failures reach callers as `StoreError` / `InvalidInputError`
+  naming the table (`fashionlens.store.guard`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from fashionlens.core.errors import InvalidInputError, NotReadyError, require
+from fashionlens.core.errors import InvalidInputError, NotReadyError, StoreError, require
 from fashionlens.core.types import Embeddings, ImageLabel, ImageRecord, IngestResult, ObjectAnnotation
 from fashionlens.store import schemas
+from fashionlens.store.guard import READ_ONLY_ERRNOS, guard
+from fashionlens.store.locks import DEFAULT_TIMEOUT_S, check_table_name, table_lock
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +50,8 @@ TABLES = {
     "garments": (schemas.GARMENTS, "garment_key"),
     "segment_status": (schemas.SEGMENT_STATUS, "status_key"),
 }
+KEYED_PREFIXES = {"embeddings__": "image_id", "garment_embeddings__": "image_id", "search__": "image_id"}
+PRIMARY_KEY_META = b"lance-schema:unenforced-primary-key:position"
 
 
 @dataclass(frozen=True)
@@ -55,81 +73,255 @@ class WriteCounts:
     new_images: int
 
 
+@dataclass(frozen=True)
+class Written:
+    """What one write committed: the table's new version (0: nothing was committed) and rows."""
+
+    version: int
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-class Catalog:
-    """The embedded database at ``path`` (created on first use)."""
+def table_key(name: str, schema: pa.Schema | None = None) -> str | None:
+    """The key column of table ``name`` (known tables, per-model tables, else a declared primary key)."""
+    if name in TABLES:
+        return TABLES[name][1]
+    for prefix, key in KEYED_PREFIXES.items():
+        if name.startswith(prefix):
+            return key
+    if schema is not None:
+        for f in schema:
+            if f.metadata and PRIMARY_KEY_META in f.metadata:
+                return f.name
+    return None
 
-    def __init__(self, path: Path) -> None:
+
+def has_primary_key(schema: pa.Schema) -> bool:
+    """Whether LanceDB checks the key of this table's inserts at commit time."""
+    return any(f.metadata and PRIMARY_KEY_META in f.metadata for f in schema)
+
+
+def keyed_schema(schema: pa.Schema, key: str) -> pa.Schema:
+    """``schema`` with ``key`` non-nullable and declared LanceDB's (unenforced) primary key."""
+    index = schema.get_field_index(key)
+    if index < 0:
+        raise InvalidInputError(f"key column {key!r} is not among the columns {schema.names}")
+    if any(f.metadata and PRIMARY_KEY_META in f.metadata for f in schema):
+        return schema
+    field = schema.field(index)
+    meta = {**(field.metadata or {}), PRIMARY_KEY_META: b"1"}
+    return schema.set(index, field.with_nullable(False).with_metadata(meta))
+
+
+def dedupe_last(rows: pa.Table, key: str) -> pa.Table:
+    """One row per key (the last one wins), as merge_insert requires."""
+    keys = rows.column(key).to_pylist()
+    last = {k: i for i, k in enumerate(keys)}
+    return rows if len(last) == len(keys) else rows.take(sorted(last.values()))
+
+
+class Catalog:
+    """The embedded database at ``path`` (created on first use unless ``read_only``).
+
+    ``read_only=True`` never writes and never creates anything; a missing database in an existing
+    home reads as empty, a missing home is a `StoreError` ("no fashionlens home at ..."). A folder
+    the process cannot write makes the catalogue read-only too (``self.read_only``).
+    ``lock_timeout_s``: how long a write waits for another writer of the same table.
+    """
+
+    def __init__(
+        self, path: Path, *, read_only: bool = False, lock_timeout_s: float = DEFAULT_TIMEOUT_S
+    ) -> None:
         lancedb = require("lancedb")
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._db = lancedb.connect(str(self.path))
+        self.lock_timeout_s = lock_timeout_s
+        self._db: Any = None
+        _check_folder(self.path)
+        if not self.path.exists():
+            if read_only:
+                if not self.path.parent.is_dir():
+                    raise StoreError(f"no fashionlens home at {self.path.parent} (check --home)")
+            else:
+                _make_folder(self.path)
+        exists = self.path.is_dir()
+        self.read_only = read_only or (exists and not os.access(self.path, os.W_OK | os.X_OK))
+        if exists:
+            with guard(self.path, None, "open"):
+                # every call sees the latest commit of every process
+                self._db = lancedb.connect(str(self.path), read_consistency_interval=timedelta(0))
 
     # -- tables -----------------------------------------------------------------------------
     def table_names(self) -> list[str]:
-        return sorted(self._db.list_tables().tables)
+        if self._db is None:
+            return []
+        with guard(self.path, None, "list"):
+            return sorted(self._db.list_tables(limit=None).tables)
 
-    def _table(self, name: str, schema: pa.Schema | None = None):
-        if name in self.table_names():
+    def _open(self, name: str) -> Any:
+        with guard(self.path, name, "open"):
             return self._db.open_table(name)
-        if schema is None:
-            schema = TABLES[name][0] if name in TABLES else None
-        if schema is None:
-            raise NotReadyError(f"table {name!r} does not exist yet in {self.path}")
-        return self._db.create_table(name, schema=schema, exist_ok=True)
 
-    def _upsert(self, name: str, rows: pa.Table, key: str) -> None:
+    def open_table(self, name: str) -> Any:
+        """The LanceDB table ``name``, for reads the methods here do not cover. Write only through
+        the Catalog (or inside `writing`), so that the writer lock is held."""
+        if name not in self.table_names():
+            raise NotReadyError(f"table {name!r} does not exist yet in {self.path}")
+        return self._open(name)
+
+    def schema(self, name: str) -> pa.Schema:
+        """The stored schema of ``name`` (the known schema when the table does not exist yet)."""
+        if name not in self.table_names():
+            if name in TABLES:
+                return TABLES[name][0]
+            raise NotReadyError(f"table {name!r} does not exist yet in {self.path}")
+        with guard(self.path, name, "read"):
+            return self._open(name).schema
+
+    @contextlib.contextmanager
+    def writing(self, name: str) -> Iterator[None]:
+        """Hold ``name``'s writer lock (refusing when the catalogue is read-only). Every write
+        here takes it; take it yourself around a read-modify-write of your own."""
+        check_table_name(name)
+        if self.read_only:
+            raise StoreError(f"{self.path} is read-only: cannot write table {name}")
+        with table_lock(self.path, name, self.lock_timeout_s):
+            yield
+
+    def _align(self, name: str, rows: pa.Table, schema: pa.Schema, key: str) -> pa.Table:
+        if key not in rows.column_names:
+            raise InvalidInputError(f"rows for table {name} have no key column {key!r}")
+        if rows.column(key).null_count:
+            raise InvalidInputError(
+                f"{rows.column(key).null_count} rows for table {name} have no {key}; a key cannot be null"
+            )
+        if sorted(rows.column_names) != sorted(schema.names):
+            raise InvalidInputError(
+                f"rows for table {name} have columns {rows.column_names}; the table has {schema.names}"
+            )
+        try:
+            return rows.select(schema.names).cast(schema)
+        except (pa.ArrowException, ValueError) as exc:
+            raise InvalidInputError(f"rows do not fit table {name}: {exc}") from exc
+
+    def _merge(self, name: str, rows: pa.Table, key: str, delete_where: str | None = None) -> Written:
+        """The one write path: upsert ``rows`` on ``key`` and (given ``delete_where``) delete the
+        rows of that condition that ``rows`` does not hold, in one commit under the writer lock."""
+        if rows.num_rows:
+            rows = dedupe_last(rows, key)
+        with self.writing(name):
+            if name not in self.table_names():
+                if rows.num_rows == 0:
+                    return Written(0)
+                schema = keyed_schema(rows.schema, key)
+                rows = self._align(name, rows, schema, key)
+                with guard(self.path, name, "create"):
+                    table = self._db.create_table(name, rows, schema=schema)
+                    return Written(int(table.version), inserted=rows.num_rows)
+            table = self._open(name)
+            rows = self._align(name, rows, table.schema, key)
+            with guard(self.path, name, "write", delete_where):
+                builder = table.merge_insert(key).when_matched_update_all().when_not_matched_insert_all()
+                if delete_where is not None:
+                    builder = builder.when_not_matched_by_source_delete(delete_where)
+                result = builder.execute(rows)
+            return Written(
+                int(result.version),
+                int(result.num_inserted_rows),
+                int(result.num_updated_rows),
+                int(result.num_deleted_rows),
+            )
+
+    def upsert(self, name: str, rows: pa.Table, key: str) -> Written:
+        """Upsert Arrow ``rows`` on ``key`` in one commit (the table is created, keyed, with their
+        schema if missing). Rows sharing a key: the last one wins. No rows: nothing is written."""
         if rows.num_rows == 0:
-            return
-        # one row per key within a batch (last wins), as merge_insert requires
-        keys = rows.column(key).to_pylist()
-        last = {k: i for i, k in enumerate(keys)}
-        if len(last) != len(keys):
-            rows = rows.take(sorted(last.values()))
-        table = self._table(name, rows.schema)
-        table.merge_insert(key).when_matched_update_all().when_not_matched_insert_all().execute(rows)
+            return Written(0)
+        return self._merge(name, rows, key)
+
+    def replace_where(self, name: str, where: str, rows: pa.Table, key: str) -> Written:
+        """Make ``rows`` the content of the part of ``name`` that matches ``where``, in ONE commit:
+        rows matching ``where`` whose key is not in ``rows`` are deleted, ``rows`` are upserted
+        (also those that do not match ``where``). A failure leaves the table as it was.
+
+        ``where`` is SQL; build it with `fashionlens.store.filters` from untrusted values.
+        """
+        if not where or not where.strip():
+            raise InvalidInputError(f"replace_where on table {name} needs a condition")
+        return self._merge(name, rows, key, delete_where=where)
+
+    def delete(self, name: str, where: str) -> Written:
+        """Delete the rows of ``name`` matching ``where`` (one commit; a missing table: nothing)."""
+        if not where or not where.strip():
+            raise InvalidInputError(
+                f"delete on table {name} needs a condition (use replace_table to empty it)"
+            )
+        if name not in self.table_names():
+            return Written(0)
+        with self.writing(name), guard(self.path, name, "delete", where):
+            result = self._open(name).delete(where)
+        return Written(int(result.version), deleted=int(result.num_deleted_rows))
+
+    def replace_table(self, name: str, rows: pa.Table) -> Any:
+        """Write ``rows`` as the new content of ``name`` (one commit; older versions stay readable)."""
+        with self.writing(name), guard(self.path, name, "overwrite"):
+            return self._db.create_table(name, rows, schema=rows.schema, mode="overwrite")
+
+    def compact(self, name: str) -> None:
+        """Merge the small fragments that batch-by-batch commits leave (keeps the version history)."""
+        if name in self.table_names():
+            with self.writing(name), guard(self.path, name, "compact"):
+                self._open(name).optimize()
+
+    def declare_key(self, name: str, key: str) -> bool:
+        """Declare ``key`` LanceDB's primary key of an existing table (made before keys were
+        declared), so that its inserts are checked at commit. False if it already had one."""
+        with self.writing(name):
+            table = self._open(name)
+            if has_primary_key(table.schema):
+                return False
+            with guard(self.path, name, "declare key"):
+                table.set_unenforced_primary_key(key)
+            return True
 
     def read(self, name: str, where: str | None = None, columns: Sequence[str] | None = None) -> pa.Table:
         """Read a table (optionally filtered with a SQL ``where``) as Arrow."""
         if name not in self.table_names():
             if name in TABLES:
-                return TABLES[name][0].empty_table()
+                schema = TABLES[name][0]
+                return (
+                    schema if not columns else pa.schema([schema.field(c) for c in columns])
+                ).empty_table()
             raise NotReadyError(
                 f"table {name!r} does not exist yet in {self.path}; known: {self.table_names()}"
             )
-        table = self._db.open_table(name)
-        if where is None and columns is None:
-            return table.to_arrow()
-        query = table.search()
-        if where:
-            query = query.where(where)
-        if columns:
-            query = query.select(list(columns))
-        return query.limit(None).to_arrow()
+        with guard(self.path, name, "read", where):
+            table = self._open(name)
+            if where is None and columns is None:
+                return table.to_arrow()
+            query = table.search()
+            if where:
+                query = query.where(where)
+            if columns:
+                query = query.select(list(columns))
+            return query.limit(None).to_arrow()
 
-    def count(self, name: str) -> int:
-        return self._db.open_table(name).count_rows() if name in self.table_names() else 0
-
-    def open_table(self, name: str):
-        """The LanceDB table ``name`` (for queries the methods here do not cover)."""
+    def count(self, name: str, where: str | None = None) -> int:
         if name not in self.table_names():
-            raise NotReadyError(f"table {name!r} does not exist yet in {self.path}")
-        return self._db.open_table(name)
+            return 0
+        with guard(self.path, name, "count", where):
+            return int(self._open(name).count_rows(where))
 
     def version(self, name: str) -> int:
         """The table's current LanceDB version (every commit bumps it); 0 when it does not exist."""
-        return int(self._db.open_table(name).version) if name in self.table_names() else 0
-
-    def replace_table(self, name: str, rows: pa.Table):
-        """Write ``rows`` as the new content of ``name`` (one commit; older versions stay readable)."""
-        return self._db.create_table(name, rows, schema=rows.schema, mode="overwrite")
-
-    def upsert(self, name: str, rows: pa.Table, key: str) -> None:
-        """Upsert Arrow ``rows`` on ``key`` (the table is created with their schema if missing)."""
-        self._upsert(name, rows, key)
+        if name not in self.table_names():
+            return 0
+        with guard(self.path, name, "read"):
+            return int(self._open(name).version)
 
     # -- ingest -----------------------------------------------------------------------------
     def add_ingest(self, result: IngestResult) -> WriteCounts:
@@ -146,7 +338,7 @@ class Catalog:
 
     def upsert_images(self, records: Iterable[ImageRecord]) -> None:
         rows = [asdict(r) for r in records]
-        self._upsert("images", pa.Table.from_pylist(rows, schema=schemas.IMAGES), "image_id")
+        self.upsert("images", pa.Table.from_pylist(rows, schema=schemas.IMAGES), "image_id")
 
     def upsert_annotations(self, annotations: Iterable[ObjectAnnotation]) -> None:
         rows = []
@@ -166,7 +358,7 @@ class Catalog:
                     "attributes_json": _json(a.attributes),
                 }
             )
-        self._upsert("annotations", pa.Table.from_pylist(rows, schema=schemas.ANNOTATIONS), "annotation_key")
+        self.upsert("annotations", pa.Table.from_pylist(rows, schema=schemas.ANNOTATIONS), "annotation_key")
 
     def upsert_labels(self, labels: Iterable[ImageLabel]) -> None:
         rows = [
@@ -181,7 +373,7 @@ class Catalog:
             }
             for lab in labels
         ]
-        self._upsert("labels", pa.Table.from_pylist(rows, schema=schemas.LABELS), "label_key")
+        self.upsert("labels", pa.Table.from_pylist(rows, schema=schemas.LABELS), "label_key")
 
     # -- embeddings -------------------------------------------------------------------------
     def embedded_hashes(self, model_id: str) -> set[str]:
@@ -202,17 +394,6 @@ class Catalog:
             return
         name = table or schemas.embeddings_table_name(embeddings.model_id)
         schema = schemas.embeddings_schema(embeddings.dim, embeddings.model_id)
-        if name in self.table_names():
-            stored = self._db.open_table(name).schema
-            stored_model = (stored.metadata or {}).get(b"model_id", b"").decode()
-            if (
-                stored.field("vector").type != schema.field("vector").type
-                or stored_model != embeddings.model_id
-            ):
-                raise InvalidInputError(
-                    f"table {name} holds {stored_model} vectors of type {stored.field('vector').type}; "
-                    f"refusing to mix in {embeddings.model_id} ({embeddings.dim}-d)"
-                )
         rows = pa.table(
             {
                 "image_id": pa.array(embeddings.ids, pa.string()),
@@ -224,18 +405,25 @@ class Catalog:
             },
             schema=schema,
         )
-        self._upsert(name, rows, "image_id")
-
-    def compact(self, name: str) -> None:
-        """Merge the small fragments that batch-by-batch commits leave (keeps the version history)."""
-        if name in self.table_names():
-            self._db.open_table(name).optimize()
+        with self.writing(name):  # the space check and the write see the same table
+            if name in self.table_names():
+                stored = self.schema(name)
+                stored_model = (stored.metadata or {}).get(b"model_id", b"").decode()
+                if (
+                    stored.field("vector").type != schema.field("vector").type
+                    or stored_model != embeddings.model_id
+                ):
+                    raise InvalidInputError(
+                        f"table {name} holds {stored_model} vectors of type {stored.field('vector').type}; "
+                        f"refusing to mix in {embeddings.model_id} ({embeddings.dim}-d)"
+                    )
+            self.upsert(name, rows, "image_id")
 
     def embedding_models(self) -> list[str]:
         out = []
         for name in self.table_names():
             if name.startswith("embeddings__"):
-                meta = self._db.open_table(name).schema.metadata or {}
+                meta = self.schema(name).metadata or {}
                 out.append(meta.get(b"model_id", name.encode()).decode())
         return out
 
@@ -269,10 +457,11 @@ class Catalog:
         name = schemas.embeddings_table_name(model_id)
         if name not in self.table_names():
             raise NotReadyError(f"no embeddings for model {model_id!r}; run `fashionlens embed`")
-        query = self._db.open_table(name).search(np.asarray(vector, np.float32)).metric("cosine").limit(k)
-        if where:
-            query = query.where(where, prefilter=True)
-        return query.to_arrow()
+        with guard(self.path, name, "search", where):
+            query = self._open(name).search(np.asarray(vector, np.float32)).metric("cosine").limit(k)
+            if where:
+                query = query.where(where, prefilter=True)
+            return query.to_arrow()
 
     # -- predictions ------------------------------------------------------------------------
     def upsert_predictions(self, predictions: Iterable[Prediction]) -> None:
@@ -289,7 +478,7 @@ class Catalog:
             }
             for p in predictions
         ]
-        self._upsert("predictions", pa.Table.from_pylist(rows, schema=schemas.PREDICTIONS), "prediction_key")
+        self.upsert("predictions", pa.Table.from_pylist(rows, schema=schemas.PREDICTIONS), "prediction_key")
 
     # -- export -----------------------------------------------------------------------------
     def export(self, name: str, path: Path) -> Path:
@@ -321,3 +510,28 @@ def write_table(table: pa.Table, path: Path) -> Path:
         )
     logger.info("wrote %d rows to %s", table.num_rows, path)
     return path
+
+
+def _check_folder(path: Path) -> None:
+    """`StoreError` when ``path`` or one of its parents is a file (a home that is a file)."""
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                what = (
+                    "database folder"
+                    if part == path
+                    else "fashionlens home"
+                    if part == path.parent
+                    else "folder"
+                )
+                raise StoreError(f"{part} is a file, not a {what} (check --home)")
+            return
+
+
+def _make_folder(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if exc.errno in READ_ONLY_ERRNOS:
+            raise StoreError(f"cannot create the database {path}: its parent folder is read-only") from exc
+        raise StoreError(f"cannot create the database {path}: {exc.strerror or exc}") from exc

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -26,14 +26,16 @@ import numpy as np
 import pyarrow as pa
 
 from fashionlens.core.errors import InvalidInputError, NotReadyError
-from fashionlens.store import schemas
+from fashionlens.store import filters, schemas
 from fashionlens.store.catalog import Catalog
+from fashionlens.store.guard import guard
 
 logger = logging.getLogger(__name__)
 
 ANN_INDEX_TYPES = ("IVF_HNSW_SQ", "IVF_PQ")
 FILTER_COLUMNS = ("source", "split", "category", "colour")
 SearchMode = Literal["auto", "exact", "ann"]
+TableStatus = Literal["missing", "stale", "fresh"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def vector_column(vectors: np.ndarray) -> pa.FixedSizeListArray:
 
 def read_state(catalog: Catalog, model_id: str) -> dict[str, Any] | None:
     """The ``search_state`` row of ``model_id``, or None if its table was never built."""
-    rows = catalog.read("search_state", where=f"model_id = {sql_literal(model_id)}").to_pylist()
+    rows = catalog.read("search_state", where=filters.eq("model_id", model_id)).to_pylist()
     if not rows or rows[0]["table_name"] not in catalog.table_names():
         return None
     return dict(rows[0])
@@ -132,10 +134,12 @@ def write_search_table(
     schema = schemas.search_schema(dim, model_id, fingerprint)
     columns = {c: metadata.column(c).cast(pa.string()).fill_null("") for c in schemas.SEARCH_METADATA_COLUMNS}
     rows = pa.table({**columns, "vector": vector_column(vectors)}, schema=schema)
-    table = catalog.replace_table(name, rows)
     ann_index = ""
-    if rows.num_rows >= ann.threshold:
-        ann_index = _build_ann(table, rows.num_rows, dim, ann)
+    with catalog.writing(name):  # the rows and their index are written by one process
+        table = catalog.replace_table(name, rows)
+        if rows.num_rows >= ann.threshold:
+            with guard(catalog.path, name, "index"):
+                ann_index = _build_ann(table, rows.num_rows, dim, ann)
     _save_state(catalog, model_id, name, fingerprint, rows.num_rows, ann_index, source_versions, ann)
     seconds = time.perf_counter() - start
     logger.info("wrote %s: %d rows, %s, in %.1fs", name, rows.num_rows, ann_index or "exact search", seconds)
@@ -189,17 +193,18 @@ def _save_state(
 
 
 def sql_literal(value: str) -> str:
-    """A SQL string literal (single quotes doubled), for values that go into a ``where``."""
-    return "'" + str(value).replace("'", "''") + "'"
+    """A SQL string literal (single quotes doubled, NUL refused): `filters.literal` of ``str(value)``."""
+    return filters.literal(str(value))
 
 
-def where_clause(filters: Mapping[str, str | Sequence[str] | None]) -> str | None:
+def where_clause(filters_: Mapping[str, str | Sequence[str] | None]) -> str | None:
     """``{"source": "street", "colour": ["red", "pink"]}`` -> ``source = 'street' AND colour IN (...)``.
 
-    Only the search table's metadata columns can be filtered; empty values are ignored.
+    Only the search table's metadata columns can be filtered; empty values are ignored. Values are
+    rendered by `fashionlens.store.filters` (never pasted into the SQL).
     """
     parts = []
-    for column, value in filters.items():
+    for column, value in filters_.items():
         if column not in schemas.SEARCH_METADATA_COLUMNS:
             raise InvalidInputError(
                 f"cannot filter on {column!r}; filterable: {', '.join(schemas.SEARCH_METADATA_COLUMNS)}"
@@ -207,9 +212,9 @@ def where_clause(filters: Mapping[str, str | Sequence[str] | None]) -> str | Non
         if value is None or value == "" or (not isinstance(value, str) and not list(value)):
             continue
         if isinstance(value, str):
-            parts.append(f"{column} = {sql_literal(value)}")
+            parts.append(filters.eq(column, value))
         else:
-            parts.append(f"{column} IN ({', '.join(sql_literal(v) for v in value)})")
+            parts.append(filters.isin(column, [str(v) for v in value]))
     return " AND ".join(parts) or None
 
 
@@ -239,7 +244,22 @@ def query(
     if k < 1:
         raise InvalidInputError(f"k must be >= 1; got {k}")
     ann = ann or AnnConfig()
-    table = catalog.open_table(schemas.search_table_name(model_id))
+    name = schemas.search_table_name(model_id)
+    table = catalog.open_table(name)
+    with guard(catalog.path, name, "search", where):
+        return _query(table, model_id, vector, k, where, mode, ann, columns)
+
+
+def _query(
+    table: Any,
+    model_id: str,
+    vector: np.ndarray,
+    k: int,
+    where: str | None,
+    mode: SearchMode,
+    ann: AnnConfig,
+    columns: Sequence[str],
+) -> tuple[pa.Table, str]:
     vector = np.asarray(vector, dtype=np.float32).reshape(-1)
     dim = table.schema.field("vector").type.list_size
     if vector.shape[0] != dim:
@@ -267,3 +287,96 @@ def distinct(catalog: Catalog, model_id: str, column: str, where: str | None = N
     name = schemas.search_table_name(model_id)
     values = catalog.read(name, where=where, columns=[column]).column(column).to_pylist()
     return sorted({v for v in values if v})
+
+
+# -- read-only search -----------------------------------------------------------------------
+def stale_sources(catalog: Catalog, state: Mapping[str, Any]) -> list[str]:
+    """The source tables that changed since the search table of ``state`` was built."""
+    built = json.loads(state.get("source_versions_json") or "{}")
+    return sorted(t for t, v in built.items() if catalog.version(t) != int(v))
+
+
+def table_status(catalog: Catalog, model_id: str) -> tuple[TableStatus, list[str]]:
+    """``("missing", [])``, ``("stale", changed source tables)`` or ``("fresh", [])`` for the search
+    table of ``model_id``. Reads only."""
+    state = read_state(catalog, model_id)
+    if state is None:
+        return "missing", []
+    changed = stale_sources(catalog, state)
+    return ("stale", changed) if changed else ("fresh", [])
+
+
+def top_k_cosine(vectors: np.ndarray, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(indices, cosine similarities)`` of the ``k`` rows of ``vectors`` closest to ``vector``,
+    best first (ties: the lower index first)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    query_vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if vectors.ndim != 2 or vectors.shape[1] != query_vector.shape[0]:
+        got = vectors.shape[1:] if vectors.ndim == 2 else "not a matrix"
+        raise InvalidInputError(f"query vector is {query_vector.shape[0]}-d; the vectors are {got}")
+    norms = np.linalg.norm(vectors, axis=1) * max(float(np.linalg.norm(query_vector)), 1e-12)
+    scores = (vectors @ query_vector) / np.maximum(norms, 1e-12)
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    order = np.lexsort((np.arange(len(scores)), -scores))[:k]
+    return order.astype(np.int64), scores[order].astype(np.float32)
+
+
+def exact_query(
+    catalog: Catalog,
+    table: str,
+    vector: np.ndarray,
+    k: int = 10,
+    where: str | None = None,
+    *,
+    ids: Iterable[str] | None = None,
+    columns: Sequence[str] | None = None,
+    batch_rows: int = 65_536,
+) -> pa.Table:
+    """Top-``k`` rows of ``table`` (any table with a ``vector`` column, e.g. an embeddings table)
+    by cosine similarity to ``vector``, ranked here by brute force. Reads only (no index, no search
+    table, nothing written): the search of a read-only home, or of a stale or missing search table.
+
+    ``where`` filters the table's own columns before ranking; ``ids`` keeps only rows whose
+    ``image_id`` is among them (e.g. those whose catalogue metadata passed the search filters).
+    Returns ``columns`` (default: every column but ``vector``) + ``score``, best first. Memory is
+    bounded by ``batch_rows`` rows at a time plus ``k`` candidates.
+    """
+    if k < 1:
+        raise InvalidInputError(f"k must be >= 1; got {k}")
+    lance_table = catalog.open_table(table)
+    schema = lance_table.schema
+    if "vector" not in schema.names:
+        raise InvalidInputError(f"table {table} has no vector column")
+    dim = schema.field("vector").type.list_size
+    query_vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if query_vector.shape[0] != dim:
+        raise InvalidInputError(f"query vector is {query_vector.shape[0]}-d; {table} vectors are {dim}-d")
+    keep = [c for c in (columns or [n for n in schema.names if n != "vector"]) if c != "vector"]
+    wanted = set(ids) if ids is not None else None
+    if wanted is not None and "image_id" not in schema.names:
+        raise InvalidInputError(f"table {table} has no image_id column to keep ids by")
+    read = list(dict.fromkeys([*keep, "vector", *(["image_id"] if wanted is not None else [])]))
+    best: pa.Table | None = None
+    with guard(catalog.path, table, "search", where):
+        query = lance_table.search()
+        if where:
+            query = query.where(where)
+        for batch in query.select(read).limit(None).to_batches(batch_rows):
+            part = pa.Table.from_batches([batch])
+            if wanted is not None:
+                mask = np.asarray([i in wanted for i in part.column("image_id").to_pylist()], dtype=bool)
+                part = part.filter(pa.array(mask))
+            if part.num_rows == 0:
+                continue
+            flat = part.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+            index, score = top_k_cosine(np.asarray(flat, np.float32).reshape(-1, dim), query_vector, k)
+            chosen = part.select(keep).take(pa.array(index)).append_column("score", pa.array(score))
+            merged = chosen if best is None else pa.concat_tables([best, chosen])
+            order = np.lexsort((np.arange(merged.num_rows), -merged.column("score").to_numpy()))[:k]
+            best = merged.take(pa.array(order))
+    if best is None:
+        out_schema = pa.schema([*(schema.field(c) for c in keep), pa.field("score", pa.float32())])
+        return out_schema.empty_table()
+    return best
