@@ -116,8 +116,6 @@ def _connect(ray: Any, address: str | None, options: RayOptions) -> bool:
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
-    if not logger.isEnabledFor(logging.DEBUG):
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
     common = {"log_to_driver": False, "logging_level": logging.WARNING, "configure_logging": False}
     with warnings.catch_warnings():  # Ray starts its processes by fork+exec, which lancedb warns about
         warnings.filterwarnings("ignore", message=".*fork support is experimental.*")
@@ -132,6 +130,16 @@ def _connect(ray: Any, address: str | None, options: RayOptions) -> bool:
                 **common,
             )
     return True
+
+
+def _quiet_ray_data_console() -> None:
+    """Ray Data prints every execution at INFO on the console; keep its file log, quiet the console
+    (unless this module logs at DEBUG)."""
+    if logger.isEnabledFor(logging.DEBUG):
+        return
+    for handler in logging.getLogger("ray.data").handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            handler.setLevel(max(handler.level, logging.WARNING))
 
 
 def _check_shippable(stage: Stage) -> None:
@@ -214,6 +222,7 @@ def _run(
     skip_failures: bool,
 ) -> None:
     context = ray.data.DataContext.get_current()
+    _quiet_ray_data_console()
     context.enable_progress_bars = False
     context.execution_options.preserve_order = False
     actors = num_actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
