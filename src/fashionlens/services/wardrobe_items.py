@@ -430,6 +430,14 @@ def to_seed(item: WardrobeItem) -> dict[str, Any]:
             target = SEED_ALIASES.get(key, key)
             if target in current and not _same(target, fresh, item):
                 out[key] = current[target]
+        covered = {SEED_ALIASES.get(k, k) for k in original}
+        for key, value in current.items():  # fields set since the import join under seed names
+            if (
+                key not in covered
+                and value not in ("", None, [])
+                and not (key == "status" and value == "closet")
+            ):
+                out[_SEED_BACK.get(key, key)] = value
         return out
     out = {"id": item.item_id}
     for key, value in current.items():

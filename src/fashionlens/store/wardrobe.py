@@ -11,9 +11,10 @@ Every row has a ``version`` (1 on insert, +1 on every write) and created/updated
 schema carries ``schema_version`` in its Arrow metadata; an older table is migrated on open (one
 commit, `MIGRATIONS`), a newer one is refused.
 
-**Writes** go through `WardrobeStore.apply`: a planning function runs under the cross-process writer
-lock (``fcntl.flock`` on ``HOME/db/.locks/<table>.lock``, always taken in name order, the audit
-table's lock included, so wardrobe writes are serialised across threads and processes), returns a
+**Writes** go through `WardrobeStore.apply`: a planning function runs under the store's cross-process
+writer locks (`fashionlens.store.locks`: ``fcntl.flock`` on ``HOME/db/.locks/<table>.lock``, taken in
+name order, the audit table's included, so wardrobe writes are serialised across threads and
+processes; LanceDB failures leave as `StoreError`, `fashionlens.store.guard`), returns a
 `Change` (rows to upsert, keys to delete, versions the caller expects), and the store
 
 1. checks the expected versions (a stale one raises `ConflictError`: never a silent overwrite);
@@ -33,9 +34,6 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -226,60 +224,18 @@ def _in(column: str, values: Sequence[str]) -> str:
     return f"{column} IN ({', '.join(sql_literal(v) for v in values)})"
 
 
-# -- the cross-process writer lock ----------------------------------------------------------------
-_thread_locks: dict[str, threading.Lock] = {}
-_thread_locks_guard = threading.Lock()
-_held = threading.local()
-
-
-def _thread_lock(path: str) -> threading.Lock:
-    with _thread_locks_guard:
-        return _thread_locks.setdefault(path, threading.Lock())
-
-
+# -- the cross-process writer lock (fashionlens.store.locks) --------------------------------------
 @contextlib.contextmanager
 def table_locks(db_path: Path, tables: Sequence[str], timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
-    """Hold the writer locks of ``tables`` (``db_path/.locks/<table>.lock``, ``fcntl.flock``),
-    acquired in name order so two writers never deadlock. Re-entrant within a thread. Raises
-    `ConflictError` after ``timeout_s`` (another writer holds a lock that long)."""
-    import fcntl
+    """Hold the writer locks of ``tables`` (`fashionlens.store.locks.table_lock`: ``fcntl.flock`` on
+    ``db_path/.locks/<table>.lock``, re-entrant within a thread), taken in name order so two
+    writers never deadlock."""
+    from fashionlens.store.locks import table_lock
 
-    folder = Path(db_path) / ".locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    held: set[str] = getattr(_held, "paths", set())
-    _held.paths = held
-    taken: list[tuple[str, threading.Lock, int]] = []
-    try:
+    with contextlib.ExitStack() as stack:
         for name in sorted(set(tables)):
-            path = str((folder / f"{name}.lock").resolve())
-            if path in held:
-                continue
-            lock = _thread_lock(path)
-            deadline = time.monotonic() + timeout_s
-            if not lock.acquire(timeout=timeout_s):
-                raise ConflictError(f"{path}: another writer in this process holds the lock; try again")
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        os.close(fd)
-                        lock.release()
-                        raise ConflictError(
-                            f"{path}: another process held the writer lock for over {timeout_s:.0f} s"
-                        ) from None
-                    time.sleep(0.005)
-            held.add(path)
-            taken.append((path, lock, fd))
+            stack.enter_context(table_lock(db_path, name, timeout_s))
         yield
-    finally:
-        for path, lock, fd in reversed(taken):
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-            held.discard(path)
-            lock.release()
 
 
 # -- changes ----------------------------------------------------------------------------------------
@@ -392,11 +348,14 @@ class WardrobeStore:
 
     # -- reads (no lock: LanceDB reads a committed version) ----------------------------------------
     def rows(self, table: str, where: str | None = None) -> list[dict[str, Any]]:
+        from fashionlens.store.guard import guard
+
         self.ensure()
-        t = self._db.open_table(table)
-        if where is None:
-            return t.to_arrow().to_pylist()  # type: ignore[no-any-return]
-        return t.search().where(where).limit(None).to_arrow().to_pylist()  # type: ignore[no-any-return]
+        with guard(self.path, table, "read", where):
+            t = self._db.open_table(table)
+            if where is None:
+                return t.to_arrow().to_pylist()  # type: ignore[no-any-return]
+            return t.search().where(where).limit(None).to_arrow().to_pylist()  # type: ignore[no-any-return]
 
     def arrow(self, table: str) -> pa.Table:
         self.ensure()
@@ -428,8 +387,10 @@ class WardrobeStore:
         raise to abort; None or an empty change writes nothing and returns None."""
         if table not in DATA_TABLES:
             raise InvalidInputError(f"not a wardrobe data table: {table!r}; known: {', '.join(DATA_TABLES)}")
+        from fashionlens.store.guard import guard
+
         self.ensure()
-        with self._locks(table, AUDIT):
+        with self._locks(table, AUDIT), guard(self.path, table, "write"):
             self._recover()
             change = plan()
             if change is None or change.empty():
@@ -593,8 +554,10 @@ class WardrobeStore:
 
     def undo(self) -> Applied | None:
         """Revert the newest applied change (its rows as they were); None when nothing is left."""
+        from fashionlens.store.guard import guard
+
         self.ensure()
-        with self._locks(*SCHEMAS):
+        with self._locks(*SCHEMAS), guard(self.path, AUDIT, "undo"):
             self._recover()
             entries = self._entries("state = 'applied' AND undo_of = ''")
             if not entries:

@@ -97,6 +97,8 @@ def test_seed_object_round_trip_and_edits() -> None:
     assert to_seed(item) == seed  # unknown keys kept, values as written
     edited = apply_changes(item, checked_changes({"colour": "red", "size": "L"}))
     assert to_seed(edited) == {**seed, "color": "red", "size": "L"}
+    branded = apply_changes(item, checked_changes({"brand": "Uniqlo", "price": 12}))
+    assert to_seed(branded) == {**seed, "brand": "Uniqlo", "price": 12.0}  # new fields are not lost
     typed = apply_changes(
         WardrobeItem("m1"), checked_changes({"name": "red tee", "category": "t-shirt", "colour": "red"})
     )
