@@ -9,6 +9,7 @@ metrics (every request, by route template), the request-body limit (413 before r
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -32,7 +33,8 @@ def create_app(settings: Settings, config: ServerConfig | None = None) -> Any:
     """The app for ``settings`` (home, backbone, runtime...) and ``config`` (batching, limits,
     security; default: `ServerConfig.from_env`, which reads ``FASHIONLENS_API_KEY``)."""
     require("fastapi", extra="serve")
-    require("multipart", extra="serve", package="python-multipart")
+    if importlib.util.find_spec("python_multipart") is None:  # its import name before 0.0.13
+        require("multipart", extra="serve", package="python-multipart")
     from fastapi import FastAPI
     from fastapi.staticfiles import StaticFiles
 

@@ -34,12 +34,15 @@ class ServerConfig:
     jobs_dir: Path | None = None  # default: HOME/cache/server/jobs
     max_jobs_kept: int = 20
     load_in_background: bool = True  # /health answers at once; /ready says when models are up
+    torch_threads: int = 1  # torch intra-op threads (requests run in parallel instead); 0: torch's default
 
     def __post_init__(self) -> None:
         if self.max_batch < 1:
             raise InvalidInputError(f"max_batch must be >= 1; got {self.max_batch}")
         if not 0 <= self.max_wait_ms <= 1000:
             raise InvalidInputError(f"max_wait_ms must be in [0, 1000]; got {self.max_wait_ms}")
+        if self.torch_threads < 0:
+            raise InvalidInputError(f"torch_threads must be >= 0; got {self.torch_threads}")
         for name in ("max_upload_bytes", "max_video_bytes", "max_pixels", "max_jobs_kept"):
             if getattr(self, name) < 1:
                 raise InvalidInputError(f"{name} must be >= 1; got {getattr(self, name)}")

@@ -65,9 +65,15 @@ class ServerState:
         self._lock = threading.Lock()
         self._loader: threading.Thread | None = None
         self.loaded = threading.Event()
+        self._users = 0
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> None:
+        """Load the models and start the job worker (once: later calls only count users)."""
+        with self._lock:
+            self._users += 1  # one app can be started by several lifespans (test clients)
+            if self._users > 1:
+                return
         self.jobs.start()
         if self.config.load_in_background:
             self._loader = threading.Thread(target=self.load_all, name="fashionlens-load", daemon=True)
@@ -76,6 +82,11 @@ class ServerState:
             self.load_all()
 
     def stop(self) -> None:
+        """Stop the batcher and the job worker when the last user of the app stops."""
+        with self._lock:
+            self._users = max(0, self._users - 1)
+            if self._users:
+                return
         if self._loader is not None:
             self._loader.join(timeout=120)
         if self.batcher is not None:
@@ -83,6 +94,12 @@ class ServerState:
         self.jobs.stop()
 
     def load_all(self) -> None:
+        if self.config.torch_threads and not self.settings.num_threads:
+            import torch
+
+            # small per-request models (the attribute MLP, the U-Net) run in parallel across
+            # requests; several intra-op threads each on a busy 2-core box only contend
+            torch.set_num_threads(self.config.torch_threads)
         try:
             for name in list(self.slots):
                 self._load(name)
@@ -104,7 +121,10 @@ class ServerState:
     def _load_backbone(self) -> tuple[Any, str]:
         from fashionlens.models import factory
 
-        backbone = factory.backbone(self.settings)
+        # the space the catalogue already holds wins (runtime = auto), so uploads, attributes and
+        # search share one embedding space; an empty catalogue gets the fastest runtime
+        space = factory.stored_space(self.settings, self.catalog.embedding_models())
+        backbone = factory.backbone_for_model_id(self.settings, space)
         backbone.setup()
         backbone.embed([probe_image()])
         return backbone, str(backbone.model_id)
@@ -193,6 +213,8 @@ class ServerState:
         self.model("attributes")
         if self.batcher is None:
             raise ApiError(503, "model attributes is still loading; see /ready")
+        if not self.batcher.running:
+            raise ApiError(503, "the server is shutting down")
         return self.batcher
 
     async def attributes(self, image: Any) -> Any:

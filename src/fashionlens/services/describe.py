@@ -360,21 +360,16 @@ class Describer:
 def zero_shot_labels(
     image: Any, backbone: Any, labels: Sequence[str], template: str = "a photo of a {label}"
 ) -> list[tuple[str, float]]:
-    """Every label with its cosine score against the image, best first, from a backbone with a
-    text tower (one prompt per label from ``template``)."""
+    """Every label with its cosine score against the image, best first (ties in the given order),
+    from a backbone with a text tower: one prompt per label, ``template`` with ``{label}`` replaced."""
     names = [str(label).strip() for label in labels if str(label).strip()]
     if len(names) < 2:
         raise InvalidInputError(f"zero-shot needs at least two labels; got {names}")
-    if len(set(names)) != len(names):
-        raise InvalidInputError(f"zero-shot labels must be distinct; got {names}")
     if "{label}" not in template:
         raise InvalidInputError(f"the template must contain {{label}}; got {template!r}")
     if not getattr(backbone, "has_text", False):
         raise InvalidInputError(f"backbone {backbone.model_id} has no text tower")
-    try:
-        prompts = [template.format(label=n) for n in names]
-    except (KeyError, IndexError, ValueError) as exc:
-        raise InvalidInputError(f"the template {template!r} has a field other than {{label}}") from exc
+    prompts = [template.replace("{label}", n) for n in names]  # other braces are plain text
     text = np.asarray(backbone.embed_text(prompts), dtype=np.float32)
     vector = np.asarray(backbone.embed([image]), dtype=np.float32)[0]
     scores = text @ vector

@@ -3,6 +3,7 @@ never comes from the request, so nothing outside the catalogue can be served."""
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Any
 
 from fastapi import APIRouter, Path, Query
@@ -19,6 +20,15 @@ from fashionlens.server.state import ServerState
 MEDIA = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "BMP": "image/bmp",
          "WEBP": "image/webp", "TIFF": "image/tiff"}  # fmt: skip
 IMAGE_CONTENT = {"content": {m: {"schema": {"type": "string", "format": "binary"}} for m in MEDIA.values()}}
+
+
+class ThumbnailSize(IntEnum):
+    s64 = 64
+    s128 = 128
+    s256 = 256
+    s512 = 512
+
+
 ImageId = Path(..., pattern=IMAGE_ID_PATTERN, description="16 hex digits (content-hash prefix).")
 
 
@@ -52,24 +62,22 @@ def build(state: ServerState) -> APIRouter:
         response_class=Response,
         responses={
             200: {"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
-            **schemas.errors(400, 404, 422, 504),
+            **schemas.errors(404, 422, 504),
         },
         summary="A JPEG thumbnail of a catalogued image",
     )
     async def thumbnail(
-        image_id: str = ImageId, size: int = Query(256, description="64, 128, 256 or 512 pixels.")
+        image_id: str = ImageId,
+        size: ThumbnailSize = Query(ThumbnailSize.s256, description="The longer side, in pixels."),
     ) -> Response:
         from fashionlens.ingest.images import ImageLimits
-        from fashionlens.services.catalogue import THUMBNAIL_SIZES
         from fashionlens.services.catalogue import thumbnail as make
 
-        if size not in THUMBNAIL_SIZES:
-            raise ApiError(422, f"size must be one of {', '.join(map(str, THUMBNAIL_SIZES))}; got {size}")
         limits = ImageLimits.from_settings(state.settings)
 
         def run() -> bytes:
             try:
-                return make(state.catalog, image_id, size, state.settings.cache_dir, limits)
+                return make(state.catalog, image_id, int(size), state.settings.cache_dir, limits)
             except KeyError as exc:
                 raise ApiError(
                     404, f"image {image_id} is not in the catalogue (or its file is gone)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, UploadFile
 
 from fashionlens.core.types import Source, Split
 from fashionlens.server import schemas
@@ -47,34 +47,42 @@ def build(state: ServerState) -> APIRouter:
     @router.get(
         "/search",
         response_model=schemas.SearchResponse,
-        responses=schemas.errors(400, 404, 409, 422, 503, 504),
-        summary="Search by text or by a catalogued image_id",
+        responses=schemas.errors(409, 422, 503, 504),
+        summary="Search by text",
     )
     async def search(
-        text: str | None = Query(None, min_length=1, max_length=500, description="Text query."),
-        image_id: str | None = Query(None, pattern=IMAGE_ID_PATTERN, description="A catalogued image."),
+        text: str = Query(..., min_length=1, max_length=500, pattern=r"\S", description="Text query."),
         k: int = Query(10, ge=1, le=100),
         source: Source | None = Query(None),
         split: Split | None = Query(None),
         category: str | None = Query(None, max_length=64, description="Coarse category."),
         colour: str | None = Query(None, max_length=64, description="Colour group."),
     ) -> dict[str, Any]:
-        """Top-k catalogue images with cosine scores; give exactly one of ``text`` and ``image_id``."""
-        if (text is None) == (image_id is None):
-            raise ApiError(400, "give exactly one of text and image_id")
+        """Top-k catalogue images for a text query (the joint image-text space), with cosine scores."""
         flt = filters(source, split, category, colour)
-        if text is not None:
-            if not text.strip():
-                raise ApiError(400, "text query is empty")
-            result = await call(state, search_text, state, text, k, flt, what="text search")
-        else:
-            result = await call(state, _by_id, state, str(image_id), k, flt, what="search")
-        return search_out(result)
+        return search_out(await call(state, search_text, state, text, k, flt, what="text search"))
+
+    @router.get(
+        "/search/image/{image_id}",
+        response_model=schemas.SearchResponse,
+        responses=schemas.errors(404, 409, 422, 503, 504),
+        summary="Search by a catalogued image (itself included, as the CLI does)",
+    )
+    async def search_by_id(
+        image_id: str = Path(..., pattern=IMAGE_ID_PATTERN, description="A catalogued image_id."),
+        k: int = Query(10, ge=1, le=100),
+        source: Source | None = Query(None),
+        split: Split | None = Query(None),
+        category: str | None = Query(None, max_length=64, description="Coarse category."),
+        colour: str | None = Query(None, max_length=64, description="Colour group."),
+    ) -> dict[str, Any]:
+        flt = filters(source, split, category, colour)
+        return search_out(await call(state, _by_id, state, image_id, k, flt, what="search"))
 
     @router.post(
         "/search",
         response_model=schemas.SearchResponse,
-        responses=schemas.errors(400, 409, 413, 415, 422, 503, 504),
+        responses=schemas.errors(409, 413, 415, 422, 503, 504),
         summary="Search by an uploaded image",
     )
     async def search_upload(

@@ -17,13 +17,20 @@ def build(state: ServerState) -> APIRouter:
     @router.post(
         "/zeroshot",
         response_model=schemas.ZeroShotResponse,
-        responses=schemas.errors(400, 413, 415, 422, 503, 504),
+        responses=schemas.errors(413, 415, 422, 503, 504),
         summary="Zero-shot labels of one image",
     )
     async def zeroshot(
         image: UploadFile = File(..., description="The image file."),
-        labels: str = Form(..., max_length=4000, description="Comma-separated labels, e.g. 'dress,jeans'."),
-        template: str = Form("a photo of a {label}", max_length=200, description="Prompt with {label}."),
+        labels: str = Form(
+            ...,
+            max_length=4000,
+            pattern=r"[^,\s][^,]*,[^,]*[^,\s]",
+            description="Two or more comma-separated labels, e.g. 'dress,jeans,watch'.",
+        ),
+        template: str = Form(
+            "a photo of a {label}", max_length=200, pattern=r"\{label\}", description="Prompt with {label}."
+        ),
     ) -> dict[str, Any]:
         """Every label with its cosine score against the image, best first."""
         from fashionlens.services.describe import zero_shot_labels
