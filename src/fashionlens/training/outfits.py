@@ -111,11 +111,14 @@ def _garments_from_map(rgb: np.ndarray, label_map: np.ndarray, names: Sequence[s
 
 
 def read_ccp_outfits(
-    root: Path, *, limit: int | None = None, progress: Progress = NO_PROGRESS
+    root: Path,
+    *,
+    stems: Sequence[str] | None = None,
+    limit: int | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> list[Outfit]:
-    """Every CCP photo as an `Outfit` (module doc), in stem order; photos with no garment are left out.
-
-    Decoding and colouring 1,004 label maps takes about a minute per core."""
+    """Every CCP photo (or those of ``stems``) as an `Outfit` (module doc), in stem order; photos
+    with no garment are left out. Decoding and colouring 1,004 label maps takes minutes per core."""
     from fashionlens.core.labels import map_to_modanet
     from fashionlens.ingest.ccp import PIXEL_DIR, TAGS_DIR, _loadmat, ccp_label_names, load_ccp_mask
     from fashionlens.ingest.images import open_rgb
@@ -123,6 +126,9 @@ def read_ccp_outfits(
     root = Path(root)
     names = ccp_label_names(root)
     photos = sorted((root / "photos").glob("*.jpg"))
+    if stems is not None:
+        wanted = set(stems)
+        photos = [p for p in photos if p.stem in wanted]
     if not photos:
         raise InvalidInputError(f"{root}: no photos/*.jpg; is this the Clothing Co-Parsing dataset?")
     photos = photos[:limit] if limit is not None else photos
