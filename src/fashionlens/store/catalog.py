@@ -267,9 +267,14 @@ class Catalog:
         return Written(int(result.version), deleted=int(result.num_deleted_rows))
 
     def replace_table(self, name: str, rows: pa.Table) -> Any:
-        """Write ``rows`` as the new content of ``name`` (one commit; older versions stay readable)."""
+        """Write ``rows`` as the new content of ``name`` (one commit; older versions stay readable).
+        A catalogue table (`TABLES`) keeps its declared key."""
+        schema = rows.schema
+        if name in TABLES and TABLES[name][1] in schema.names:
+            schema = keyed_schema(schema, TABLES[name][1])
+            rows = self._align(name, rows, schema, TABLES[name][1])
         with self.writing(name), guard(self.path, name, "overwrite"):
-            return self._db.create_table(name, rows, schema=rows.schema, mode="overwrite")
+            return self._db.create_table(name, rows, schema=schema, mode="overwrite")
 
     def compact(self, name: str) -> None:
         """Merge the small fragments that batch-by-batch commits leave (keeps the version history)."""
@@ -293,6 +298,11 @@ class Catalog:
         if name not in self.table_names():
             if name in TABLES:
                 schema = TABLES[name][0]
+                unknown = [c for c in columns or () if c not in schema.names]
+                if unknown:
+                    raise InvalidInputError(
+                        f"table {name} has no column {unknown[0]!r}; columns: {schema.names}"
+                    )
                 return (
                     schema if not columns else pa.schema([schema.field(c) for c in columns])
                 ).empty_table()
