@@ -154,6 +154,42 @@ class Wardrobe:
             progress.advance(1)
         return report
 
+    def add_upload(
+        self,
+        data: bytes,
+        filename: str = "photo.jpg",
+        *,
+        single: bool = False,
+        category: str = "",
+        rerun: bool = False,
+    ) -> AddReport:
+        """`add` for the bytes of an uploaded photo (kept in ``HOME/wardrobe/photos``); an unreadable
+        upload raises `InvalidInputError` naming ``filename``."""
+        from fashionlens.ingest.images import content_hash, decode_bytes
+
+        suffix = Path(filename).suffix.lower()
+        suffix = (
+            suffix
+            if suffix in (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+            else ".jpg"
+        )
+        decode_bytes(data, filename)  # refuse what is not an image before keeping it
+        path = self._photo_path(content_hash(data), suffix)
+        if not path.is_file():
+            write_atomic(path, data)
+        return self.add([path], single=single, category=category, rerun=rerun, skip_failures=False)
+
+    def _photo_path(self, digest: str, suffix: str) -> Path:
+        return self.root / "photos" / f"{digest[:24]}{suffix or '.jpg'}"
+
+    def crop_file(self, item_id: str) -> Path:
+        """The item's crop on white, a file inside ``HOME/wardrobe`` (for a server to send)."""
+        item = self.get(item_id)
+        path = Path(item.crop_path).resolve() if item.crop_path else None
+        if path is None or not path.is_file() or self.root.resolve() not in path.parents:
+            raise NotFoundError(f"wardrobe item {item_id} has no crop")
+        return path
+
     def _add_photo(self, path: Path, single: bool, category: str, rerun: bool) -> AddedPhoto:
         from fashionlens.ingest.images import (
             ImageLimits,
@@ -172,7 +208,7 @@ class Wardrobe:
             result.already = [i.item_id for i in before]
             return result
         rgb = np.asarray(decode_bytes(data, display_path(path), limits))
-        stored = self.root / "photos" / f"{digest[:24]}{path.suffix.lower() or '.jpg'}"
+        stored = self._photo_path(digest, path.suffix.lower())
         if not stored.is_file():
             write_atomic(stored, data)
         garments = self.digitiser.garments(rgb, single=single, category=category)

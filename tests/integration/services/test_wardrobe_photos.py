@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.segmentation import rle_to_mask
 from fashionlens.core.settings import Settings
 from fashionlens.services.wardrobe import Wardrobe
@@ -67,6 +68,11 @@ def test_street_photo_becomes_items(wardrobe: Wardrobe, shared_data: Path) -> No
     again = wardrobe.add([photo])
     assert again.created == [] and sorted(again.photos[0].already) == sorted(i.item_id for i in items)
     assert wardrobe.store.count(ITEMS) == len(items)
+    uploaded = wardrobe.add_upload(photo.read_bytes(), "from-the-web.jpg")  # the server's path
+    assert uploaded.created == [] and uploaded.photos[0].already
+    assert wardrobe.crop_file(items[0].item_id).is_file()
+    with pytest.raises(InvalidInputError, match=r"upload\.png"):
+        wardrobe.add_upload(b"not an image", "upload.png")
 
 
 def test_single_garment_photos(wardrobe: Wardrobe, shared_data: Path) -> None:
