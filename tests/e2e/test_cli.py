@@ -29,7 +29,8 @@ def test_seed_pipeline_step_by_step(shared_data: Path, tmp_path: Path) -> None:
     assert again.exit_code == 0 and "60" in again.output
     embed = invoke("embed")
     assert embed.exit_code == 0, embed.output
-    assert "embedded 100 images with mobilenet_v2.imagenet" in embed.output
+    # runtime auto: the default backbone runs as ONNX int8 (its calibration ships)
+    assert "embedded 100 images with mobilenet_v2.imagenet+onnx-int8" in embed.output
     embed_again = invoke("embed")
     assert "embedded 0 images" in embed_again.output and "100 already done" in embed_again.output
     train = invoke("train", "category", "--source", "street")
@@ -88,11 +89,15 @@ def test_corrupt_file_is_skipped_and_nothing_is_lost(shared_data: Path, tmp_path
     assert len(pd.read_csv(out)) == 1
 
 
-@pytest.mark.parametrize("args", [["ingest", "coco", "{tmp}/bad.json"], ["train", "category"], ["predict"]])
-def test_errors_before_prerequisites(tmp_path: Path, args: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [(["ingest", "coco", "{tmp}/bad.json"], 1), (["train", "category"], 3), (["predict"], 3)],
+)
+def test_errors_before_prerequisites(tmp_path: Path, args: list[str], code: int) -> None:
+    """Bad input exits 1, a missing earlier step 3 (`core.errors.exit_code`)."""
     (tmp_path / "bad.json").write_text("{not json")
     result = invoke(*[a.format(tmp=tmp_path) for a in args])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == code, result.output
     assert "error:" in result.output and "Traceback" not in result.output
 
 
@@ -130,7 +135,7 @@ def test_missing_standard_weights_offline_is_one_clear_line(
     shutil.copy(shared_data / "ccp" / "photos" / "0003.jpg", folder / "a.jpg")
     assert invoke("ingest", "folder", str(folder)).exit_code == 0
     result = invoke("--backbone", "resnet50.imagenet", "embed")
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 4, result.output  # WeightsNotFoundError
     assert "resnet50-11ad3fa6.pth" in result.output and "download.pytorch.org" in result.output
     assert "Traceback" not in result.output
 

@@ -37,4 +37,4 @@ def test_int8_runtime_end_to_end(shared_data: Path) -> None:
 def test_bad_runtime_is_one_clear_line() -> None:
     result = invoke("--runtime", "tensorrt", "embed")
     assert result.exit_code != 0
-    assert "runtime must be one of torch, onnx, onnx-int8" in result.output
+    assert "runtime must be one of auto, torch, onnx, onnx-int8" in result.output

@@ -101,5 +101,5 @@ def test_train_commands_run_and_their_models_load(shared_data: Path, tmp_path: P
 
 def test_missing_weights_file_is_one_clear_line(tmp_path: Path) -> None:
     result = invoke("segment", "people", "--weights", str(tmp_path / "nope.pt"))
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # WeightsNotFoundError
     assert "nope.pt" in result.output

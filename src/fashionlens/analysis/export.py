@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from fashionlens.core.errors import NotReadyError
+from fashionlens.store import filters
 from fashionlens.store.catalog import Catalog
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ def export_enriched(catalog: Catalog, backbone_id: str, out_csv: Path) -> Export
     row_of = {image_id: i for i, image_id in enumerate(emb.ids)}
     frame["feature_row"] = frame["image_id"].map(row_of).astype(int)
     preds = catalog.read(
-        "predictions", where=f"task = 'category' AND backbone_id = '{backbone_id}'"
+        "predictions",
+        where=filters.and_(filters.eq("task", "category"), filters.eq("backbone_id", backbone_id)),
     ).to_pandas()
     preds = preds.rename(columns={"label": "pred_category", "confidence": "pred_confidence"})
     frame = frame.merge(

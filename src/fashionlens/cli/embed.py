@@ -35,6 +35,8 @@ def embed(
         common.console.print(
             f"embedded {report.embedded} images with {report.model_id} "
             f"({report.images_per_second:.1f} img/s); "
-            f"{report.already_done} already done; {len(report.skipped)} skipped"
+            f"{report.already_done} already done; {len(report.skipped)} skipped",
+            highlight=False,
+            soft_wrap=True,
         )
         common.print_skipped(report.skipped)

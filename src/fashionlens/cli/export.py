@@ -22,7 +22,7 @@ def export(
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()
-        catalog = Catalog(settings.db_path)
+        catalog = Catalog(settings.db_path, read_only=True)
         if table:
             path = catalog.export(table, out)
             common.console.print(f"wrote {catalog.count(table)} rows of {table} to {path}")

@@ -16,7 +16,7 @@ def info(ctx: typer.Context) -> None:
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()
-        catalog = Catalog(settings.db_path)
+        catalog = Catalog(settings.db_path, read_only=True)
         table = Table(title=f"catalogue {settings.db_path}")
         table.add_column("table")
         table.add_column("rows", justify="right")

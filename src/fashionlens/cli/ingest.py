@@ -13,6 +13,9 @@ from fashionlens.cli import common
 ingest_app = typer.Typer(help="Read datasets into the catalogue (idempotent).", no_args_is_help=True)
 
 SOURCE_HELP = "runway | street | product | wardrobe | video"
+OUTSIDE = typer.Option(
+    False, "--allow-outside-root", help="Follow symlinks and file names that lead out of the dataset folder."
+)
 
 
 def _ingest(ctx: typer.Context, path: Path | None, fmt: str, **kwargs: Any) -> None:
@@ -58,6 +61,7 @@ def folder(
     dataset: str | None = typer.Option(None, help="Dataset name (default: the folder name)."),
     labels_from_subfolders: bool = typer.Option(False, help="First sub-folder name is the label."),
     label_scheme: str | None = typer.Option(None, help="Map labels to ModaNet, e.g. 'clothing'."),
+    allow_outside_root: bool = OUTSIDE,
 ) -> None:
     """An image folder (optionally one sub-folder per label, or train/valid/test splits)."""
     _ingest(
@@ -68,6 +72,7 @@ def folder(
         dataset=dataset,
         labels_from_subfolders=labels_from_subfolders,
         label_scheme=label_scheme,
+        allow_outside_root=allow_outside_root,
     )
 
 
@@ -76,9 +81,12 @@ def coco(
     ctx: typer.Context,
     annotations: Path,
     images_dir: Path | None = typer.Option(None, "--images"),
-    source: str = typer.Option("street", help=SOURCE_HELP),
+    source: str | None = typer.Option(
+        None, help=SOURCE_HELP + " (default: runway for Fashionpedia, else street)"
+    ),
     dataset: str | None = None,
     label_scheme: str | None = typer.Option(None, help="e.g. modanet, deepfashion2"),
+    allow_outside_root: bool = OUTSIDE,
 ) -> None:
     """A COCO annotations .json (images beside it, or in --images)."""
     _ingest(
@@ -89,6 +97,7 @@ def coco(
         dataset=dataset,
         images_dir=images_dir,
         label_scheme=label_scheme,
+        allow_outside_root=allow_outside_root,
     )
 
 

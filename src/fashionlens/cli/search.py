@@ -129,8 +129,7 @@ def search_query(
         if text is not None:
             result = searcher.search_text(text, k, filters)
         else:
-            assert image is not None
-            result = searcher.search_image(image, k, filters)
+            result = searcher.search_image(image or "", k, filters)
         if not result.hits:
             _notes([f"no results: {note}" for note in result.notes])
             return

@@ -110,6 +110,7 @@ def colour_names() -> tuple[str, ...]:
 def colour_group(raw: str) -> str | None:
     """A catalogue's raw colour (``Navy Blue``) -> its group (``blue``); None for Multi/NA/unknown."""
     groups = _colour_groups()["groups"]
-    assert isinstance(groups, dict)
+    if not isinstance(groups, dict):
+        raise InvalidInputError("core/colour_groups.json: 'groups' must be an object")
     value = groups.get(raw.strip())
     return str(value) if value else None

@@ -69,16 +69,23 @@ def skip(path: str, exc: Exception) -> Skipped:
 
 
 def decode_images(
-    rows: Sequence[dict[str, Any]], limits: ImageLimits = DEFAULT_LIMITS, *, min_side: int = 1
+    rows: Sequence[dict[str, Any]],
+    limits: ImageLimits = DEFAULT_LIMITS,
+    *,
+    min_side: int = 1,
+    purpose: str = "use",
 ) -> Batch:
-    """Open every row's ``image_path`` with the one decoder; failures become skips."""
+    """Open every row's ``image_path`` with the one decoder; failures become skips (an image
+    with a side under ``min_side`` is "too small to <purpose>")."""
     batch = Batch([], [])
     for row in rows:
         path = row["image_path"]
         try:
             image = open_rgb(path, limits)
             if min(image.size) < min_side:
-                raise InvalidInputError(f"{path}: too small ({image.size[0]}x{image.size[1]} px)")
+                raise InvalidInputError(
+                    f"{path}: too small to {purpose} ({image.size[0]}x{image.size[1]} px)"
+                )
         except InvalidInputError as exc:
             batch.skipped.append(skip(path, exc))
             continue

@@ -194,7 +194,8 @@ def ensure_search_index(
         info = build_search_index(catalog, settings, model_id, ann=ann)
         notes.append(f"built the search index of {model_id} ({info.rows} images)")
         state = read_state(catalog, model_id)
-        assert state is not None
+        if state is None:
+            raise NotReadyError(f"the search index of {model_id} was built but has no state row")
         return state, notes
     built = json.loads(state["source_versions_json"] or "{}")
     changed = sorted(t for t, v in built.items() if catalog.version(t) != v)

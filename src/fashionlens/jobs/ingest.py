@@ -157,6 +157,7 @@ def _folder(path: Path, source: str | None, options: dict[str, Any]) -> IngestRe
         dataset=options.get("dataset"),
         labels_from_subfolders=bool(options.get("labels_from_subfolders")),
         label_scheme=options.get("label_scheme"),
+        allow_outside_root=bool(options.get("allow_outside_root")),
     )
 
 
@@ -177,6 +178,7 @@ def _coco(path: Path, source: str | None, options: dict[str, Any]) -> IngestResu
         path,
         images_dir,
         source=source,  # None: the reader's usual source (runway for Fashionpedia, else street)
+        allow_outside_root=bool(options.get("allow_outside_root")),
         dataset=options.get("dataset") or path.stem,
         label_scheme=scheme,
     )

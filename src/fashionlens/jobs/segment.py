@@ -193,6 +193,8 @@ def _garment_rows(
 
 
 def _table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    if not rows:
+        return schema.empty_table()
     cols: dict[str, Any] = {}
     for f in schema:
         values = [r[f.name] for r in rows]
@@ -286,7 +288,7 @@ class SegmentStage(Stage):
             self.overlay_dir.mkdir(parents=True, exist_ok=True)
 
     def decode(self, rows: list[dict[str, Any]]) -> Batch:
-        batch = decode_images(rows, self.limits, min_side=MIN_SIDE_PX)
+        batch = decode_images(rows, self.limits, min_side=MIN_SIDE_PX, purpose="segment")
         batch.items = [np.asarray(im) for im in batch.items]
         return batch
 
@@ -324,14 +326,8 @@ class SegmentStage(Stage):
 
 
 def _replace(catalog: Catalog, name: str, condition: str, rows: pa.Table, key: str) -> None:
-    replace = getattr(catalog, "replace_where", None)
-    if replace is not None:
-        replace(name, condition, rows, key)
-        return
-    if name in catalog.table_names():  # older store: delete, then upsert
-        catalog.open_table(name).delete(condition)
-    if rows.num_rows:
-        catalog.upsert(name, rows, key)
+    """The photos' earlier rows of this segmenter give way to ``rows``: one commit."""
+    catalog.replace_where(name, condition, rows, key)
 
 
 def segment_catalog(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.settings import Settings
@@ -28,6 +29,8 @@ from fashionlens.store.search_table import (
     distinct,
     query,
     sql_literal,
+    table_status,
+    top_k_cosine,
     where_clause,
 )
 
@@ -107,7 +110,22 @@ class Searcher:
     ) -> None:
         self.catalog, self.settings, self.mode = catalog, settings, mode
         self.model_id = resolve_model_id(model_id)
-        self.state, self.notes = ensure_search_index(catalog, settings, self.model_id, ann)
+        self._memory: tuple[pa.Table, np.ndarray] | None = None
+        if getattr(catalog, "read_only", False) and table_status(catalog, self.model_id)[0] != "fresh":
+            # a read-only home cannot hold a (new) search table: rank in memory, exactly
+            from fashionlens.jobs.index import search_metadata, search_vectors
+
+            ids, vectors, _ = search_vectors(catalog, settings, self.model_id)
+            metadata = search_metadata(catalog, ids)
+            keep = {i: n for n, i in enumerate(ids)}
+            rows = [keep[i] for i in metadata.column("image_id").to_pylist()]
+            self._memory = (metadata, vectors[rows])
+            self.state = {"table_name": "", "ann_threshold": AnnConfig.threshold}
+            self.notes = [
+                f"{catalog.path} is read-only: searching the stored {self.model_id} vectors exactly"
+            ]
+        else:
+            self.state, self.notes = ensure_search_index(catalog, settings, self.model_id, ann)
         # query with the threshold the table was built with, unless told otherwise
         self.ann = ann or AnnConfig(threshold=int(self.state.get("ann_threshold") or AnnConfig.threshold))
         self.table_name = str(self.state["table_name"])
@@ -121,7 +139,22 @@ class Searcher:
             self._backbone = factory.backbone_for_model_id(self.settings, self.model_id)
         return self._backbone
 
+    def _memory_query(self, vector: np.ndarray, k: int, filters: SearchFilters) -> tuple[pa.Table, str]:
+        if self._memory is None:
+            raise InvalidInputError("in-memory search without vectors")
+        metadata, vectors = self._memory
+        wanted = filters.as_dict()
+        columns = {c: metadata.column(c).to_pylist() for c in wanted}
+        rows = [i for i in range(metadata.num_rows) if all(columns[c][i] == v for c, v in wanted.items())]
+        idx, scores = top_k_cosine(vectors[rows], vector, k) if rows else (np.zeros(0, int), np.zeros(0))
+        hits = metadata.take([rows[i] for i in idx])
+        return hits.append_column("score", pa.array(np.asarray(scores, dtype=np.float64))), "exact"
+
     def stored_vector(self, image_id: str) -> np.ndarray | None:
+        if self._memory is not None:
+            metadata, vectors = self._memory
+            ids = metadata.column("image_id").to_pylist()
+            return vectors[ids.index(image_id)] if image_id in ids else None
         table = self.catalog.read(
             self.table_name, where=f"image_id = {sql_literal(image_id)}", columns=["vector"]
         )
@@ -186,9 +219,12 @@ class Searcher:
     ) -> SearchResult:
         filters = filters or SearchFilters()
         start = time.perf_counter()
-        rows, method = query(
-            self.catalog, self.model_id, vector, k, filters.where(), mode=self.mode, ann=self.ann
-        )
+        if self._memory is not None:
+            rows, method = self._memory_query(vector, k, filters)
+        else:
+            rows, method = query(
+                self.catalog, self.model_id, vector, k, filters.where(), mode=self.mode, ann=self.ann
+            )
         hits = [
             SearchHit(
                 rank,
@@ -216,7 +252,18 @@ class Searcher:
         present = []
         for column in wanted:
             others = {c: v for c, v in wanted.items() if c != column}
-            values = distinct(self.catalog, self.model_id, column, where_clause(others))
+            if self._memory is not None:
+                meta = self._memory[0]
+                cols = {c: meta.column(c).to_pylist() for c in (column, *others)}
+                values = sorted(
+                    {
+                        cols[column][i]
+                        for i in range(meta.num_rows)
+                        if all(cols[c][i] == v for c, v in others.items()) and cols[column][i]
+                    }
+                )
+            else:
+                values = distinct(self.catalog, self.model_id, column, where_clause(others))
             scope = f" where {', '.join(f'{c}={v}' for c, v in others.items())}" if others else ""
             present.append(f"{column} values{scope}: {', '.join(values) or 'none'}")
         return (
@@ -228,7 +275,8 @@ class Searcher:
         self, image: str | Path, k: int = 10, filters: SearchFilters | None = None
     ) -> SearchResult:
         vectors, kinds = self.image_vectors([image])
-        assert vectors[0] is not None
+        if vectors[0] is None:  # image_vectors raises for a bad query unless given a skip list
+            raise InvalidInputError(f"{image}: no vector for this query")
         return self.search_vector(vectors[0], str(image), kinds[0], k, filters)
 
     def search_text(self, text: str, k: int = 10, filters: SearchFilters | None = None) -> SearchResult:

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from fashionlens.core.errors import NotReadyError
+from fashionlens.core.errors import InvalidInputError, NotReadyError
 from fashionlens.core.settings import Settings
+from fashionlens.core.types import SOURCES
 from fashionlens.models.artifacts import category_probe_path
 from fashionlens.models.heads.linear_probe import LinearProbe
+from fashionlens.store import filters
 from fashionlens.store.catalog import Catalog
 
 logger = logging.getLogger(__name__)
@@ -37,7 +39,9 @@ classifier_path = category_probe_path
 
 def labelled_images(catalog: Catalog, *, source: str | None = None) -> dict[str, tuple[str, str]]:
     """image_id -> (coarse_category, split) for catalogued images that carry a coarse label."""
-    where = f"source = '{source}'" if source else None
+    if source is not None and source not in SOURCES:
+        raise InvalidInputError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
+    where = filters.eq("source", source) if source else None
     images = catalog.read("images", where=where, columns=["image_id", "split"]).to_pylist()
     split_of = {r["image_id"]: r["split"] for r in images}
     out: dict[str, tuple[str, str]] = {}

@@ -177,6 +177,9 @@ def train_text_tower(
     """Train on the products' stratified keep-split (the held-out split of `train attributes`,
     same ``test_size`` and ``seed``), report zero-shot accuracy on the held-out products, save."""
     image_backbone = str(SPEC.extra["image_backbone"])
+    stored = catalog.embedding_models()
+    if image_backbone not in stored and f"{image_backbone}+onnx-int8" in stored:
+        image_backbone = f"{image_backbone}+onnx-int8"  # the default runtime's vectors
     data = load_attribute_data(catalog, image_backbone)
     train_idx, test_idx = stratified_split(data.labels["articleType"], test_size, seed)
     captions = _captions_of(catalog, data.ids)

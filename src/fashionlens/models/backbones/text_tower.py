@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from fashionlens.core.errors import InvalidInputError, WeightsNotFoundError, require
+from fashionlens.core.errors import InvalidInputError, NotReadyError, WeightsNotFoundError, require
 from fashionlens.models.registry import Backbone, BackboneSpec, create_backbone, register_backbone
 
 logger = logging.getLogger(__name__)
@@ -171,7 +171,8 @@ class ProjectedTextBackbone(Backbone):
     def project(self, image_features: np.ndarray) -> np.ndarray:
         """Map stored image-backbone vectors into the joint space (no CNN pass needed)."""
         self.setup()
-        assert self.projection is not None
+        if self.projection is None:
+            raise NotReadyError(f"{self.spec.name}: the projection did not load")
         return self.projection(image_features)
 
     def _embed(self, images: Sequence[Any]) -> np.ndarray:

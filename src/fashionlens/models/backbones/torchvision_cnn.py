@@ -255,7 +255,8 @@ class TorchvisionCNN(Backbone):
             ox.ensure_model(fp32, export, what, threads)
             rec = record
             if rec is None:
-                assert self._calibration_images is not None
+                if self._calibration_images is None:
+                    raise InvalidInputError("onnx-int8: no calibration images were read")
                 logger.info("calibrating int8 on %d images", len(self._calibration_images))
                 rec = ox.calibrate(fp32, self.preprocess(self._calibration_images))
             ox.build_int8(fp32, dst, rec)
