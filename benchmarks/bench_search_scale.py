@@ -9,8 +9,9 @@ Synthetic rows (default) are L2-normalised float32 vectors drawn from a mixture 
 clusters (one centre per 500 rows, as `bench_search.py`), generated chunk by chunk from fixed seeds,
 so the exact neighbours are computed by regenerating the chunks and nothing larger than one chunk
 is ever held in memory; queries are fresh draws from the same mixture. ``--real`` uses the product
-catalogue (shared/data/products, 7.6k photos) embedded with the default backbone instead, with 200
-of the products as queries: clustered real vectors, where recall differs from random ones.
+catalogue (shared/data/products, 7.6k photos) embedded with the default backbone instead, 200
+products held out of the table as queries: clustered real vectors, where recall differs from
+random ones.
 
 For each index type LanceDB offers (``--types``: IVF_PQ, IVF_HNSW_SQ, IVF_HNSW_PQ, IVF_SQ, IVF_RQ,
 IVF_FLAT) it builds the index on the table's ``vector`` column (cosine) with the project's rules
@@ -74,8 +75,10 @@ class Synthetic:
 
 @dataclass
 class Real:
+    """Real vectors; the query rows are held out of the table (a query never finds itself)."""
+
     vectors: np.ndarray
-    query_rows: np.ndarray
+    held_out: np.ndarray
 
     @property
     def rows(self) -> int:
@@ -90,7 +93,7 @@ class Real:
             yield start, self.vectors[start : start + CHUNK]
 
     def queries(self, n: int) -> np.ndarray:
-        return self.vectors[self.query_rows[:n]]
+        return self.held_out[:n]
 
 
 def real_products(home: Path | None, n_queries: int) -> tuple[Real, str]:
@@ -107,9 +110,9 @@ def real_products(home: Path | None, n_queries: int) -> tuple[Real, str]:
     if not catalog.count("images"):
         catalog.add_ingest(read_products(DATA / "products"))
     embed_catalog(catalog, factory.backbone(settings))
-    embeddings = catalog.embeddings(model_id)
-    rng = np.random.default_rng(0)
-    return Real(embeddings.vectors, rng.permutation(len(embeddings))[:n_queries]), model_id
+    vectors = catalog.embeddings(model_id).vectors
+    order = np.random.default_rng(0).permutation(len(vectors))
+    return Real(vectors[order[n_queries:]], vectors[order[:n_queries]]), model_id
 
 
 def exact_top_k(data: Any, queries: np.ndarray, k: int) -> np.ndarray:
