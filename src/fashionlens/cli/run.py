@@ -13,20 +13,30 @@ from fashionlens.cli import common
 def run(
     ctx: typer.Context,
     paths: list[Path] | None = typer.Argument(
-        None, help="Datasets (format auto-detected). None: Fashion-MNIST."
+        None,
+        help="Datasets (format auto-detected). None: Fashion-MNIST plus the shipped street/garment sample.",
     ),
     out: Path = typer.Option(Path("fashionlens_enriched.csv"), help="The enriched CSV to write."),
     limit: int | None = typer.Option(None, help="Read at most this many images per dataset."),
     per_class: int = typer.Option(100, help="Fashion-MNIST default: images per class and split."),
     train_source: str | None = typer.Option(None, help="Train the category probe only on this source."),
+    sample: bool = typer.Option(
+        True, "--sample/--no-sample", help="Default data: also the shipped street and garment photos."
+    ),
+    trends: Path | None = typer.Option(
+        None, help="Write the trends report here (default data: ./trends; with PATHs: only if given)."
+    ),
 ) -> None:
-    """Ingest -> embed -> train category -> predict -> export the enriched CSV."""
+    """Ingest -> embed -> train category -> predict -> export the enriched CSV (-> trends report)."""
     from fashionlens.ingest.base import probe_progress
     from fashionlens.jobs.run import run_main_job
 
     with common.errors(ctx):
         settings = common.state(ctx).settings()
-        with common.progress_bars("read images", "embed") as bars, probe_progress(bars[0][1]):
+        with (
+            common.progress_bars("read images", "embed", "segment people") as bars,
+            probe_progress(bars[0][1]),
+        ):
             report = run_main_job(
                 settings,
                 paths or [],
@@ -36,6 +46,9 @@ def run(
                 train_source=train_source,
                 on_stage=lambda s: common.err_console.log(s),
                 progress=common.BarProgress(*bars[1]),
+                sample=sample,
+                trends_dir=trends,
+                trends_progress=common.BarProgress(*bars[2]),
             )
         for ing in report.ingests:
             common.console.print(
@@ -62,3 +75,12 @@ def run(
             )
         common.console.print(table)
         common.console.print(f"wrote {report.export.rows} rows to {report.export.csv_path}")
+        if report.trends is not None:
+            chi = report.trends.tables.chi_square
+            if chi is not None:
+                common.console.print(
+                    f"trends: chi-square {chi.statistic:.2f}, dof {chi.dof}, p = {chi.p_value:.3g}, "
+                    f"Cramér's V {chi.cramers_v:.3f}",
+                    highlight=False,
+                )
+            common.console.print(f"trends report: {report.trends.report.html_path}", highlight=False)

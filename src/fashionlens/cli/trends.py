@@ -8,9 +8,6 @@ import typer
 from rich.table import Table
 
 from fashionlens.cli import common
-from fashionlens.core.settings import Settings
-
-PERSON_SOURCES_SQL = "source IN ('runway', 'street', 'video')"
 
 
 def trends(
@@ -37,9 +34,8 @@ def trends(
     """Shares per group with Wilson intervals, chi-square + Cramér's V, corrected pairwise tests,
     adoption gaps (runway -> street), share over time with a held-out forecast; HTML + CSV + PNG."""
     from fashionlens.analysis.trends.analyse import TrendConfig
-    from fashionlens.analysis.trends.report import build_report
     from fashionlens.analysis.trends.signals import SignalOptions
-    from fashionlens.store.catalog import Catalog
+    from fashionlens.jobs.trends import run_trends
 
     with common.errors(ctx):
         config = TrendConfig(
@@ -53,9 +49,17 @@ def trends(
         )
         options = SignalOptions(category_from=category_from)
         settings = common.state(ctx).settings()
-        if segment:
-            _segment(settings)
-        tables, report = build_report(Catalog(settings.db_path), out, config, options)
+        with common.bar("segment garments") as progress:
+            run = run_trends(settings, out, config, options, segment=segment, progress=progress)
+        tables, report = run.tables, run.report
+        if run.segment is not None:
+            if run.segment.done:
+                common.err_console.print(
+                    f"segmented {run.segment.done} photos ({run.segment.garments} garments, "
+                    f"{run.segment.people} people)",
+                    highlight=False,
+                )
+            common.print_skipped(run.segment.skipped)
         table = Table(title=f"{tables.signal_label} by {by} (95% Wilson interval)")
         table.add_column(by)
         table.add_column("n", justify="right")
@@ -83,18 +87,3 @@ def trends(
             highlight=False,
             soft_wrap=True,
         )
-
-
-def _segment(settings: Settings) -> None:
-    """Segment (garments, no crops embedded, no overlays) the photos of people not segmented yet."""
-    from fashionlens.jobs.segment import SegmentOptions, run_segment  # lazy: jobs may move
-
-    options = SegmentOptions(task="garments", embed=False, overlays=False, where=PERSON_SOURCES_SQL)
-    with common.bar("segment garments") as progress:
-        report = run_segment(settings, options, progress)
-    if report.done:
-        common.err_console.print(
-            f"segmented {report.done} photos ({report.garments} garments, {report.people} people)",
-            highlight=False,
-        )
-    common.print_skipped(report.skipped)

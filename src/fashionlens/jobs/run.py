@@ -1,4 +1,10 @@
-"""The main job: ingest -> embed -> train the category probe -> predict -> export the enriched CSV."""
+"""The main job: ingest -> embed -> train the category probe -> predict -> export the enriched CSV
+-> (on the default data) the runway/street/catalogue trends report.
+
+With no paths it runs on real data that a fresh machine has: Fashion-MNIST (the Debian package
+`dataset-fashion-mnist`) and the sample shipped in the package (60 Clothing Co-Parsing street
+photos and 60 CC0 garment photos, `fashionlens.datasets`), so it compares street with catalogue.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fashionlens.analysis.export import ExportReport, export_enriched
 from fashionlens.core.progress import NO_PROGRESS, Progress
@@ -29,6 +36,7 @@ class RunReport:
     category: CategoryReport
     predicted: int
     export: ExportReport
+    trends: Any = None  # jobs.trends.TrendsRun, when the report was written
 
 
 def parse_source_path(spec: Path | str) -> tuple[str | None, Path]:
@@ -50,6 +58,9 @@ def run_main_job(
     train_source: str | None = None,
     on_stage: Callable[[str], None] | None = None,
     progress: Progress = NO_PROGRESS,
+    sample: bool = True,
+    trends_dir: Path | None = None,
+    trends_progress: Progress = NO_PROGRESS,
 ) -> RunReport:
     """Run steps 1-5 on ``paths`` (format auto-detected), or on Fashion-MNIST when none are given.
 
@@ -66,6 +77,13 @@ def run_main_job(
     else:
         stage("ingest fashion-mnist (the embedded default)")
         ingests.append(ingest(catalog, None, "fashion-mnist", settings, per_class=per_class))
+        if sample:
+            from fashionlens.datasets import sample_dataset_paths
+
+            for spec in sample_dataset_paths().run_paths():
+                source, path = parse_source_path(spec)
+                stage(f"ingest the shipped sample {path.name} ({source})")
+                ingests.append(ingest(catalog, path, "coco", settings, source=source))
     backbone = factory.backbone(settings)
     stage(f"embed with {backbone.model_id}")
     embed = embed_catalog(
@@ -83,4 +101,12 @@ def run_main_job(
     stage("export")
     out_csv = out_csv or settings.home / "exports" / "fashionlens_enriched.csv"
     export = export_enriched(catalog, backbone.model_id, out_csv)
-    return RunReport(ingests, embed, category, predicted, export)
+    report = RunReport(ingests, embed, category, predicted, export)
+    if trends_dir is not None or (not paths and sample):
+        from fashionlens.jobs.trends import run_trends
+
+        stage("segment people and write the trends report")
+        report.trends = run_trends(
+            settings, trends_dir or out_csv.parent / "trends", progress=trends_progress
+        )
+    return report
