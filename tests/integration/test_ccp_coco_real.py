@@ -8,10 +8,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pycocotools  # noqa: F401  (a hard dependency: fail, never skip)
 import pytest
-
-pytest.importorskip("pycocotools")
-
 from pycocotools.coco import COCO
 
 from fashionlens.core.labels import modanet_categories

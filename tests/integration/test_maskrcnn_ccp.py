@@ -5,16 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pycocotools  # noqa: F401  (a hard dependency: fail, never skip)
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("pycocotools")
-
-from fashionlens.analysis.coco_metrics import evaluate_maskrcnn  # noqa: E402
-from fashionlens.core.segmentation import GARMENT_OFFSET, ccp_to_semantic  # noqa: E402
-from fashionlens.ingest.ccp import PIXEL_DIR, ccp_label_names, load_ccp_mask  # noqa: E402
-from fashionlens.ingest.ccp_coco import write_ccp_coco  # noqa: E402
-from fashionlens.training.maskrcnn import CocoInstanceDataset, train_maskrcnn  # noqa: E402
+from fashionlens.analysis.coco_metrics import evaluate_maskrcnn
+from fashionlens.core.segmentation import GARMENT_OFFSET, ccp_to_semantic
+from fashionlens.ingest.ccp import PIXEL_DIR, ccp_label_names, load_ccp_mask
+from fashionlens.ingest.ccp_coco import write_ccp_coco
+from fashionlens.training.maskrcnn import CocoInstanceDataset, train_maskrcnn
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +59,8 @@ def test_tiny_training_and_coco_evaluation(ccp_json: dict[str, Path], tmp_path: 
     assert all(np.isfinite(v) for k, v in losses.items() if k.startswith("loss_"))
     metrics = evaluate_maskrcnn(ckpt, ccp_json["test"], None, limit=2)
     assert metrics["images"] == 2 and metrics["gt_instances"] > 0
-    for key in ("bbox_ap", "bbox_ap50", "segm_ap", "segm_ap50"):
-        assert 0.0 <= metrics[key] <= 1.0
-    assert metrics["images_per_s"] > 0
+    # the scores themselves are checked with known answers in tests/unit/analysis/test_coco_ap.py
+    assert set(metrics) >= {"bbox_ap", "bbox_ap50", "segm_ap", "segm_ap50", "detections", "images_per_s"}
 
 
 def test_dataset_maps_deepfashion2_polygons_to_modanet(shared_data: Path) -> None:

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-pytest.importorskip("torch")
+import torch  # noqa: F401  (a hard dependency: fail, never skip)
 
 from fashionlens.analysis.segmentation import evaluate_unet
 from fashionlens.core.segmentation import seg_classes

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import pycocotools  # noqa: F401  (a hard dependency: fail, never skip)
 import pytest
-
-pytest.importorskip("pycocotools")
 
 from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.labels import modanet_categories

@@ -7,19 +7,17 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pycocotools  # noqa: F401  (a hard dependency: fail, never skip)
 import pytest
+import torch
+import torchvision  # noqa: F401  (a hard dependency: fail, never skip)
+from PIL import Image
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("torchvision")
-pytest.importorskip("pycocotools")
-
-from PIL import Image  # noqa: E402
-
-from fashionlens.core.errors import WeightsNotFoundError  # noqa: E402
-from fashionlens.core.segmentation import GarmentInstances  # noqa: E402
-from fashionlens.ingest.ccp_coco import coco_categories, mask_to_rle  # noqa: E402
-from fashionlens.models.segmenters.maskrcnn import ARCHS, NUM_CLASSES, MaskRCNNSegmenter, build_maskrcnn  # noqa: E402
-from fashionlens.training.maskrcnn import (  # noqa: E402
+from fashionlens.core.errors import WeightsNotFoundError
+from fashionlens.core.segmentation import GarmentInstances
+from fashionlens.ingest.ccp_coco import coco_categories, mask_to_rle
+from fashionlens.models.segmenters.maskrcnn import ARCHS, NUM_CLASSES, MaskRCNNSegmenter, build_maskrcnn
+from fashionlens.training.maskrcnn import (
     CocoInstanceDataset,
     category_mapping,
     collate,

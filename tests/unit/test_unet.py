@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from fashionlens.core.errors import InvalidInputError, WeightsNotFoundError  # noqa: E402
-from fashionlens.core.segmentation import seg_classes  # noqa: E402
-from fashionlens.models.segmenters.unet import (  # noqa: E402
+from fashionlens.core.errors import InvalidInputError, WeightsNotFoundError
+from fashionlens.core.segmentation import seg_classes
+from fashionlens.models.segmenters.unet import (
     UNetSegmenter,
     build_unet,
     dice_bce_loss,

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from fashionlens.core.errors import require
+from fashionlens.ingest.images import open_rgb
 from fashionlens.training.maskrcnn import category_mapping, load_coco
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,30 @@ def _coco_api(data: dict[str, Any]) -> Any:
     with contextlib.redirect_stdout(io.StringIO()):
         api.createIndex()
     return api
+
+
+def coco_ap(gt_api: Any, dets: list[dict[str, Any]]) -> dict[str, float]:
+    """``bbox_ap``, ``bbox_ap50``, ``segm_ap``, ``segm_ap50`` of detections (COCO results format:
+    ``image_id``, ``category_id``, ``bbox`` xywh, ``score``, ``segmentation`` RLE) against a
+    ground-truth COCO API object. No detections, or no ground truth: 0."""
+    eval_mod = require("pycocotools.cocoeval", extra="seg", package="pycocotools")
+    result: dict[str, float] = {}
+    has_gt = bool(gt_api.dataset.get("annotations"))
+    for iou_type in ("bbox", "segm"):
+        if not dets or not has_gt:
+            result[f"{iou_type}_ap"] = result[f"{iou_type}_ap50"] = 0.0
+            continue
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            dt_api = gt_api.loadRes([dict(d) for d in dets])
+            ev = eval_mod.COCOeval(gt_api, dt_api, iou_type)
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+        logger.info("COCO %s:\n%s", iou_type, out.getvalue())
+        # -1 means "no ground truth"; report 0 then
+        result[f"{iou_type}_ap"] = max(0.0, float(ev.stats[0]))
+        result[f"{iou_type}_ap50"] = max(0.0, float(ev.stats[1]))
+    return result
 
 
 def evaluate_maskrcnn(
@@ -40,7 +65,6 @@ def evaluate_maskrcnn(
     score threshold 0.05). Ground truth categories are mapped to ModaNet as in `CocoInstanceDataset`;
     ``limit`` evaluates the first ``limit`` images.
     """
-    from PIL import Image
 
     from fashionlens.ingest.ccp_coco import coco_categories, mask_to_rle
     from fashionlens.models.segmenters.maskrcnn import MaskRCNNSegmenter
@@ -63,8 +87,7 @@ def evaluate_maskrcnn(
     dets: list[dict[str, Any]] = []
     seconds = 0.0
     for img in images:
-        with Image.open(root / img["file_name"]) as im:
-            arr = np.asarray(im.convert("RGB"))
+        arr = np.asarray(open_rgb(root / img["file_name"], exif=False))  # the pixels the masks are on
         t0 = time.perf_counter()
         (inst,) = seg.predict([arr])
         seconds += time.perf_counter() - t0
@@ -81,19 +104,5 @@ def evaluate_maskrcnn(
             )
     result: dict[str, Any] = {"images": len(images), "detections": len(dets), "gt_instances": len(gt_anns)}
     result["images_per_s"] = len(images) / seconds if seconds > 0 else 0.0
-    eval_mod = require("pycocotools.cocoeval", extra="seg", package="pycocotools")
-    for iou_type in ("bbox", "segm"):
-        if not dets or not gt_anns:
-            result[f"{iou_type}_ap"] = result[f"{iou_type}_ap50"] = 0.0
-            continue
-        with contextlib.redirect_stdout(io.StringIO()) as out:
-            dt_api = gt_api.loadRes([dict(d) for d in dets])
-            ev = eval_mod.COCOeval(gt_api, dt_api, iou_type)
-            ev.evaluate()
-            ev.accumulate()
-            ev.summarize()
-        logger.info("COCO %s:\n%s", iou_type, out.getvalue())
-        # -1 means "no ground truth"; report 0 then
-        result[f"{iou_type}_ap"] = max(0.0, float(ev.stats[0]))
-        result[f"{iou_type}_ap50"] = max(0.0, float(ev.stats[1]))
+    result.update(coco_ap(gt_api, dets))
     return result

@@ -166,8 +166,10 @@ def _check_size(size: tuple[int, int], name: str, limits: ImageLimits) -> None:
         )
 
 
-def _decoded(im: Any, name: str, limits: ImageLimits = DEFAULT_LIMITS) -> Any:
-    """Decode every pixel and apply EXIF orientation; any Pillow failure names the file."""
+def _decoded(im: Any, name: str, limits: ImageLimits = DEFAULT_LIMITS, exif: bool = True) -> Any:
+    """Decode every pixel and apply EXIF orientation (unless ``exif`` is False: pixel-aligned
+    annotations such as COCO masks and CCP label maps refer to the stored pixels); any Pillow
+    failure names the file."""
     from PIL import Image, ImageOps
 
     try:
@@ -175,7 +177,7 @@ def _decoded(im: Any, name: str, limits: ImageLimits = DEFAULT_LIMITS) -> Any:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im.load()
             try:
-                if im.getexif().get(0x0112, 1) != 1:
+                if exif and im.getexif().get(0x0112, 1) != 1:
                     im = ImageOps.exif_transpose(im)
             except Exception:  # broken EXIF never blocks an image: keep it unrotated
                 pass
@@ -209,23 +211,25 @@ def normalise_mode(image: Any) -> Any:
     return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
 
 
-def decode_bytes(data: bytes, name: str = "image", limits: ImageLimits = DEFAULT_LIMITS) -> Any:
-    """Bytes -> RGB PIL image (EXIF-rotated), or `InvalidInputError` naming ``name``."""
+def decode_bytes(
+    data: bytes, name: str = "image", limits: ImageLimits = DEFAULT_LIMITS, *, exif: bool = True
+) -> Any:
+    """Bytes -> RGB PIL image (EXIF-rotated unless ``exif=False``), or `InvalidInputError` naming ``name``."""
     if len(data) > limits.max_bytes:
         raise InvalidInputError(
             f"{name}: {len(data)} bytes, over the limit of {limits.max_bytes} (max_image_bytes)"
         )
-    im = _decoded(_open(data, name, limits), name, limits)
+    im = _decoded(_open(data, name, limits), name, limits, exif)
     try:
         return normalise_mode(im)
     except Exception as exc:
         raise InvalidInputError(f"{name}: cannot convert {im.mode} to RGB ({exc})") from exc
 
 
-def open_rgb(path: str | Path, limits: ImageLimits = DEFAULT_LIMITS) -> Any:
-    """Decode ``path`` to an RGB PIL image (EXIF-rotated; every mode converted)."""
+def open_rgb(path: str | Path, limits: ImageLimits = DEFAULT_LIMITS, *, exif: bool = True) -> Any:
+    """Decode ``path`` to an RGB PIL image (EXIF-rotated unless ``exif=False``; every mode converted)."""
     path = Path(path)
-    return decode_bytes(read_image_bytes(path, limits), display_path(path), limits)
+    return decode_bytes(read_image_bytes(path, limits), display_path(path), limits, exif=exif)
 
 
 def probe_bytes(data: bytes, name: str = "image", limits: ImageLimits = DEFAULT_LIMITS) -> ImageProbe:

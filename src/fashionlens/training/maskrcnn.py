@@ -38,6 +38,7 @@ import numpy as np
 from fashionlens.core.errors import InvalidInputError, require
 from fashionlens.core.labels import guess_label_scheme, label_maps, modanet_categories
 from fashionlens.core.progress import NO_PROGRESS, Progress
+from fashionlens.ingest.images import open_rgb
 from fashionlens.training.kit import save_checkpoint, warmup_cosine
 
 logger = logging.getLogger(__name__)
@@ -129,13 +130,12 @@ class CocoInstanceDataset:
 
     def load(self, index: int) -> tuple[Any, np.ndarray, np.ndarray]:
         """``(PIL RGB image, masks bool (n, H, W), labels int64 (n,))`` at full size, no augmentation."""
-        from PIL import Image
 
         from fashionlens.ingest.ccp_coco import annotation_mask
 
         info = self.images[index]
-        with Image.open(self.images_root / info["file_name"]) as im:
-            image = im.convert("RGB")
+        # the stored pixels, as the COCO masks are drawn on them (no EXIF rotation)
+        image = open_rgb(self.images_root / info["file_name"], exif=False)
         w, h = image.size
         anns = self.anns[info["id"]]
         masks = np.zeros((len(anns), h, w), dtype=bool)

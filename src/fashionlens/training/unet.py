@@ -38,6 +38,7 @@ from fashionlens.core.segmentation import (
     seg_classes,
 )
 from fashionlens.ingest.ccp import PIXEL_DIR, ccp_label_names, ccp_pixel_split, load_ccp_mask
+from fashionlens.ingest.images import open_rgb
 from fashionlens.training.kit import load_checkpoint, save_checkpoint, warmup_cosine
 
 if TYPE_CHECKING:
@@ -71,10 +72,8 @@ class UNetTrainReport:
 
 
 def _read_photo(path: Path) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+    """The stored pixels (no EXIF rotation), which CCP's label maps line up with."""
+    return np.asarray(open_rgb(path, exif=False))
 
 
 def load_ccp_pair(root: Path, stem: str, label_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
