@@ -21,7 +21,7 @@ from fashionlens.ingest.deepfashion2 import (
     read_deepfashion2,
 )
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "deepfashion2"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "deepfashion2"
 DF2_COCO = ("deepfashion2-coco", "tests", "data", "deepfasion2")
 
 
