@@ -258,6 +258,26 @@ def single_vectors(d, paths: list[Path], tmp: Path) -> tuple[np.ndarray, list[st
     return np.stack(vectors), unet, article
 
 
+def choose_probe(x: np.ndarray, y: list[str]) -> tuple[float, str | None]:
+    """C and class weighting by 5-fold cross-validation on the training photos only."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from fashionlens.models.heads.linear_probe import LinearProbe
+
+    labels = np.asarray(y)
+    best, best_acc = (1.0, "balanced"), -1.0
+    for C in (1.0, 10.0, 100.0):
+        for weight in ("balanced", None):
+            accs = []
+            for tr, te in StratifiedKFold(5, shuffle=True, random_state=0).split(x, labels):
+                probe = LinearProbe("cv", "cv", C=C, class_weight=weight).fit(x[tr], list(labels[tr]))
+                accs.append(np.mean(np.asarray(probe.predict(x[te])[0]) == labels[te]))
+            print(f"  probe C={C:g} class_weight={weight}: 5-fold accuracy {np.mean(accs):.3f}")
+            if np.mean(accs) > best_acc:
+                best, best_acc = (C, weight), float(np.mean(accs))
+    return best
+
+
 def bench_single(args: argparse.Namespace, settings: Settings) -> None:
     from fashionlens.models.heads.linear_probe import LinearProbe
     from fashionlens.models.registry import parse_model_id
@@ -276,8 +296,12 @@ def bench_single(args: argparse.Namespace, settings: Settings) -> None:
     if args.ship:
         train = sorted((args.data / "clothing" / "train").glob("*/*.jpg"))[:: args.probe_every]
         x_tr, _, _ = single_vectors(d, train, tmp)
-        probe = LinearProbe(backbone_id=d.backbone.model_id, task="wardrobe-single-garment")
-        probe.fit(x_tr, [to_modanet[p.parent.name] for p in train])  # type: ignore[index]
+        y_tr = [to_modanet[p.parent.name] for p in train]  # type: ignore[index]
+        C, weight = choose_probe(x_tr, y_tr)
+        probe = LinearProbe(
+            backbone_id=d.backbone.model_id, task="wardrobe-single-garment", C=C, class_weight=weight
+        )
+        probe.fit(x_tr, y_tr)
         pred, _, _ = probe.predict(x_val)
         probe.metrics = {
             "command": "python benchmarks/bench_wardrobe.py --only single --ship",
@@ -286,6 +310,7 @@ def bench_single(args: argparse.Namespace, settings: Settings) -> None:
                 float(np.mean([a == b for a, b in zip(pred, y_val, strict=True)])), 4
             ),
             "n_train": len(train),
+            "chosen_by": "5-fold cross-validation on the training photos (C, class_weight)",
         }
         probe.save(path)
         print(f"shipped {path}")

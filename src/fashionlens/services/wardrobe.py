@@ -39,7 +39,6 @@ from fashionlens.core.settings import Settings
 from fashionlens.core.types import Skipped
 from fashionlens.services.wardrobe_digitise import Digitiser, FoundGarment, png_bytes, write_atomic
 from fashionlens.services.wardrobe_items import (
-    MODEL_FIELDS,
     NotFoundError,
     SavedOutfit,
     WardrobeItem,
@@ -48,9 +47,11 @@ from fashionlens.services.wardrobe_items import (
     checked_changes,
     item_from_row,
     item_to_row,
+    match_garments,
     not_worn,
     outfit_from_row,
     parse_date,
+    refresh_item,
     wear_stats,
 )
 from fashionlens.store.search_table import sql_literal
@@ -66,7 +67,7 @@ from fashionlens.store.wardrobe import (
 
 logger = logging.getLogger(__name__)
 
-DUPLICATE_THRESHOLD = 0.90  # cosine; chosen on real photos by benchmarks/bench_wardrobe.py
+DUPLICATE_THRESHOLD = 0.78  # cosine; best F1 on real photos (benchmarks/bench_wardrobe.py)
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,7 @@ class Wardrobe:
         if not garments:
             raise InvalidInputError(f"{path}: no garment found (try --single for a photo of one garment)")
         mode = "single" if single else "photo"
-        matched = _match(garments, before) if before else {}
+        matched = match_garments(garments, before) if before else {}
         for g in garments:  # a mask the user drew wins over the new one
             old = matched.get(g.index)
             if old is not None and "mask" in old.user_fields and old.mask_rle:
@@ -233,7 +234,7 @@ class Wardrobe:
         for g, item_id, crop in zip(garments, ids, crops, strict=True):
             fresh = self._item_from_garment(item_id, g, crop, stored, digest, mode)
             old = matched.get(g.index)
-            items.append(_refresh(old, fresh) if old is not None else fresh)
+            items.append(refresh_item(old, fresh) if old is not None else fresh)
         result.duplicates = self._duplicates(items, exclude_photo=digest)
         expected = {i.item_id: i.version for i in matched.values()}
 
@@ -611,51 +612,6 @@ class Wardrobe:
         from fashionlens.services.outfits import OutfitBuilder, wardrobe_gaps
 
         return wardrobe_gaps(self.pieces(), OutfitBuilder(self.compat), season)
-
-
-def _match(garments: Sequence[FoundGarment], before: Sequence[WardrobeItem]) -> dict[int, WardrobeItem]:
-    """Garment index -> the earlier item of the same photo it is (mask IoU >= 0.5, best first)."""
-    from fashionlens.core.segmentation import rle_to_mask
-
-    pairs = []
-    for item in before:
-        if not item.mask_rle:
-            continue
-        old = rle_to_mask(item.mask_rle)
-        for g in garments:
-            if g.mask.shape == old.shape:
-                inter = int((g.mask & old).sum())
-                union = int((g.mask | old).sum())
-                if union and inter / union >= 0.5:
-                    pairs.append((inter / union, g.index, item))
-    out: dict[int, WardrobeItem] = {}
-    used: set[str] = set()
-    for _, index, item in sorted(pairs, key=lambda p: -p[0]):
-        if index not in out and item.item_id not in used:
-            out[index] = item
-            used.add(item.item_id)
-    return out
-
-
-def _refresh(old: WardrobeItem, fresh: WardrobeItem) -> WardrobeItem:
-    """``old`` with what the models say now, except the fields the user set."""
-    import copy
-
-    new = copy.deepcopy(old)
-    keep = set(old.user_fields)
-    for name in (
-        *MODEL_FIELDS,
-        "crop_path",
-        "bbox_xyxy",
-        "embedding",
-        "embedding_model",
-        "attributes",
-        "segmenter_id",
-    ):
-        attr = "mask_rle" if name == "mask" else name
-        if name not in keep:
-            setattr(new, attr, getattr(fresh, attr))
-    return new
 
 
 __all__ = [

@@ -15,13 +15,16 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.labels import colour_names, label_maps, modanet_categories
 from fashionlens.store.wardrobe import STATUSES, role_of
+
+if TYPE_CHECKING:
+    from fashionlens.services.wardrobe_digitise import FoundGarment
 
 # fields a re-run of the models may refresh, unless the user set them (then they are in user_fields)
 MODEL_FIELDS = ("category", "article_type", "colours", "pattern", "material", "season", "formality", "mask")
@@ -507,3 +510,51 @@ def not_worn(
         if (last and last < cutoff) or (not last and since <= cutoff):
             out.append(item)
     return out
+
+
+# -- re-runs ---------------------------------------------------------------------------------------
+def match_garments(
+    garments: Sequence[FoundGarment], before: Sequence[WardrobeItem]
+) -> dict[int, WardrobeItem]:
+    """Garment index -> the earlier item of the same photo it is (mask IoU >= 0.5, best first)."""
+    from fashionlens.core.segmentation import rle_to_mask
+
+    pairs = []
+    for item in before:
+        if not item.mask_rle:
+            continue
+        old = rle_to_mask(item.mask_rle)
+        for g in garments:
+            if g.mask.shape == old.shape:
+                inter = int((g.mask & old).sum())
+                union = int((g.mask | old).sum())
+                if union and inter / union >= 0.5:
+                    pairs.append((inter / union, g.index, item))
+    out: dict[int, WardrobeItem] = {}
+    used: set[str] = set()
+    for _, index, item in sorted(pairs, key=lambda p: -p[0]):
+        if index not in out and item.item_id not in used:
+            out[index] = item
+            used.add(item.item_id)
+    return out
+
+
+def refresh_item(old: WardrobeItem, fresh: WardrobeItem) -> WardrobeItem:
+    """``old`` with what the models say now, except the fields the user set."""
+    import copy
+
+    new = copy.deepcopy(old)
+    keep = set(old.user_fields)
+    for name in (
+        *MODEL_FIELDS,
+        "crop_path",
+        "bbox_xyxy",
+        "embedding",
+        "embedding_model",
+        "attributes",
+        "segmenter_id",
+    ):
+        attr = "mask_rle" if name == "mask" else name
+        if name not in keep:
+            setattr(new, attr, getattr(fresh, attr))
+    return new

@@ -76,14 +76,23 @@ def test_street_photo_becomes_items(wardrobe: Wardrobe, shared_data: Path) -> No
 
 
 def test_single_garment_photos(wardrobe: Wardrobe, shared_data: Path) -> None:
-    expected = {"dress": "dress", "pants": "pants", "shoes": "footwear", "t-shirt": "top", "skirt": "skirt"}
-    photos = [_garment(shared_data, folder, 1) for folder in expected]
-    report = wardrobe.add(photos, single=True)
-    assert len(report.created) == len(photos)
-    right = sum(i.category == want for i, want in zip(report.created, expected.values(), strict=True))
-    assert right >= 4, [i.category for i in report.created]
+    expected = {
+        "dress": "dress",
+        "pants": "pants",
+        "shoes": "footwear",
+        "t-shirt": "top",
+        "skirt": "skirt",
+        "outwear": "outer",
+    }
+    photos = [(_garment(shared_data, folder, n), want) for folder, want in expected.items() for n in (1, 2)]
+    report = wardrobe.add([p for p, _ in photos], single=True)
+    assert len(report.created) == len(photos) and all(len(p.items) == 1 for p in report.photos)
+    right = sum(i.category == want for i, (_, want) in zip(report.created, photos, strict=True))
+    # the shipped probe: 0.67 on the 341 validation photos; one class for all gets 2 of these 12
+    assert right >= 6, [i.category for i in report.created]
+    assert all(i.attributes.get("probe") for i in report.created)
     given = wardrobe.add([_garment(shared_data, "hat")], single=True, category="hat")
-    assert given.created[0].category == "headwear"
+    assert given.created[0].category == "headwear" and not given.created[0].attributes.get("probe")
 
 
 def test_duplicate_warning_on_a_second_photo(wardrobe: Wardrobe, shared_data: Path, tmp_path: Path) -> None:
