@@ -49,6 +49,15 @@ def _ships_calibration(name: str) -> bool:
     return shipped_calibration_path(get_spec(name)).is_file()
 
 
+def device(settings: Settings) -> str:
+    """The settings' device, checked (``cuda`` without a GPU is one clear error, not a crash later)."""
+    if settings.device == "cpu":
+        return "cpu"
+    from fashionlens.training.kit import resolve_device
+
+    return resolve_device(settings.device)
+
+
 def resolve_runtime(settings: Settings, name: str | None = None) -> str:
     """The concrete runtime (torch | onnx | onnx-int8) backbone ``name`` runs on under ``settings``."""
     name = get_spec(name or settings.backbone).name
@@ -68,7 +77,7 @@ def backbone(
     return create_backbone(
         name,
         runtime=chosen,
-        device=settings.device,
+        device=device(settings),
         weights_dir=settings.weights_dir,
         models_dir=settings.models_dir,
         cache_dir=settings.cache_dir,
@@ -94,7 +103,7 @@ def unet(settings: Settings, weights: str | Path | None = None) -> Any:
     return UNetSegmenter(
         weights=weights or "shipped",
         num_threads=settings.num_threads or None,
-        device=settings.device,
+        device=device(settings),
         model_id=model_id,
     )
 
@@ -104,7 +113,7 @@ def maskrcnn(settings: Settings, checkpoint: str | Path, **kwargs: Any) -> Any:
     from fashionlens.models.segmenters.maskrcnn import MaskRCNNSegmenter
 
     return MaskRCNNSegmenter(
-        checkpoint, device=settings.device, num_threads=settings.num_threads or None, **kwargs
+        checkpoint, device=device(settings), num_threads=settings.num_threads or None, **kwargs
     )
 
 

@@ -93,21 +93,31 @@ class OpenClipBackbone(Backbone):
             pretrained = str(self.weights_path)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
+            model = open_clip.create_model(
+                arch,
+                pretrained=None,
+                device=self.device,
+                force_quick_gelu=bool(self.spec.extra.get("quick_gelu")),
+                pretrained_image=False,
+                pretrained_text=False,
+            )
+        if pretrained is not None:  # loaded here, as tensors only: a crafted file runs nothing
             try:
-                model = open_clip.create_model(
-                    arch,
-                    pretrained=pretrained,
-                    device=self.device,
-                    force_quick_gelu=bool(self.spec.extra.get("quick_gelu")),
-                    pretrained_image=False,
-                    pretrained_text=False,
-                )
+                if pretrained.endswith(".safetensors"):
+                    from safetensors.torch import load_file
+
+                    state = load_file(pretrained, device="cpu")
+                else:
+                    state = torch.load(pretrained, map_location="cpu", weights_only=True)
+                if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+                    state = state["state_dict"]
+                state = {k.removeprefix("module."): v for k, v in state.items()}
+                model.load_state_dict(state)
             except Exception as exc:  # torch.load / load_state_dict raise many types
-                if pretrained is None:
-                    raise
                 raise InvalidInputError(
-                    f"{pretrained}: not an open_clip {arch} checkpoint ({str(exc).splitlines()[0]})"
+                    f"{pretrained}: not an open_clip {arch} state dict ({str(exc).splitlines()[0]})"
                 ) from exc
+            model = model.to(self.device)
         self._model = model.eval()
         self._tokenizer = open_clip.get_tokenizer(arch)
         spec = self.spec
