@@ -221,3 +221,18 @@ def test_tile_weights_fade_only_at_inner_edges() -> None:
     middle = tile_weights(6, 8, 20)
     assert middle[0] < 0.6 and middle[-1] < 0.6 and middle[3] == 1.0
     assert (tile_weights(0, 8, 8) == 1.0).all()  # a single tile is not faded
+
+
+def test_big_photos_are_segmented_at_working_size(random_segmenter: UNetSegmenter) -> None:
+    """A photo over ``max_work_pixels`` gives maps at its own size, computed at the working size
+    (the same result as shrinking it first), so memory is bounded whatever the photo's size."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 255, (300, 200, 3), dtype=np.uint8)
+    big = np.asarray(Image.fromarray(small).resize((2000, 3000), Image.Resampling.NEAREST))
+    random_segmenter.max_work_pixels = 300 * 200
+    (seg, conf), (seg_small, _) = random_segmenter.predict([big, small])
+    assert seg.shape == conf.shape == (3000, 2000) and seg.dtype == np.uint8
+    shrunk = np.asarray(Image.fromarray(seg).resize((200, 300), Image.Resampling.NEAREST))
+    assert (shrunk == seg_small).mean() > 0.9  # the big photo was seen at about the small one's size

@@ -307,6 +307,34 @@ def tile_weights(x0: int, tile_w: int, image_w: int) -> np.ndarray:
     return np.maximum(w, 1e-3).astype(np.float32)
 
 
+MAX_WORK_PIXELS = 4_000_000  # bigger photos are segmented at this size, the maps upsampled after
+
+
+def _to_working_size(image: np.ndarray, max_pixels: int) -> np.ndarray:
+    """``image`` shrunk (keeping its aspect) to at most ``max_pixels``: the model sees far fewer
+    pixels than that anyway, and the per-class logits of a 64-megapixel photo would take GBs."""
+    h, w = image.shape[:2]
+    if h * w <= max_pixels:
+        return image
+    from PIL import Image
+
+    scale = (max_pixels / (h * w)) ** 0.5
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
+
+
+def _to_full_size(seg: np.ndarray, conf: np.ndarray, hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The class map (nearest) and confidence (bilinear) at the photo's own size."""
+    if seg.shape == tuple(hw):
+        return seg, conf
+    from PIL import Image
+
+    size = (hw[1], hw[0])
+    seg_full = np.asarray(Image.fromarray(seg).resize(size, Image.Resampling.NEAREST))
+    conf_full = np.asarray(Image.fromarray(conf, mode="F").resize(size, Image.Resampling.BILINEAR))
+    return seg_full, conf_full.astype(np.float32)
+
+
 class UNetSegmenter:
     """Semantic garment segmentation with the U-Net. Construct cheaply; `setup()` loads weights.
 
@@ -324,6 +352,7 @@ class UNetSegmenter:
         num_threads: int | None = None,
         device: str = "cpu",
         model_id: str = MODEL_ID,
+        max_work_pixels: int = MAX_WORK_PIXELS,
     ) -> None:
         if batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1; got {batch_size}")
@@ -337,6 +366,7 @@ class UNetSegmenter:
         self.num_threads = num_threads
         self.device = device
         self.model_id = model_id
+        self.max_work_pixels = max_work_pixels
         self.weights_path: Path | None = None
         self.classes = seg_classes()
         self._model: Any = None
@@ -414,7 +444,8 @@ class UNetSegmenter:
         import torch
 
         self.setup()
-        rgb = [as_rgb_uint8(im) for im in images]
+        full = [as_rgb_uint8(im) for im in images]
+        rgb = [_to_working_size(im, self.max_work_pixels) for im in full]
         jobs: list[tuple[int, int, np.ndarray]] = []  # (image index, x offset, tile)
         for i, im in enumerate(rgb):
             for x0, x1 in tiles_x(im.shape[:2], self.input_hw):
@@ -428,9 +459,10 @@ class UNetSegmenter:
                 sums[i][:, :, x0 : x0 + tile.shape[1]] += logits * w
                 weights[i][x0 : x0 + tile.shape[1]] += w
         out = []
-        for total, wsum in zip(sums, weights, strict=True):
+        for total, wsum, im in zip(sums, weights, full, strict=True):
             best, cls = (total / wsum.clamp(min=1e-6)).max(dim=0)
-            out.append((cls.byte().numpy(), torch.sigmoid(best).numpy().astype(np.float32)))
+            seg, conf = cls.byte().numpy(), torch.sigmoid(best).numpy().astype(np.float32)
+            out.append(_to_full_size(seg, conf, im.shape[:2]))
         return out
 
     def _logits(self, images: list[np.ndarray]) -> list[Any]:
