@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -34,12 +34,9 @@ from fashionlens.store.search_table import (
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[int], None]
 
 CATEGORY_TASK = "category"
 COLOUR_TASKS = ("attribute:baseColour", "colour")
-
-Progress = Callable[[int], None]
 
 
 def search_vectors(

@@ -246,10 +246,10 @@ def resolve_weights(
             return cand
 
     if ws.shipped:
-        hit = shipped_path(ws.shipped)
-        looked.append(f"shipped with fashionlens ({hit.parent})")
-        if hit.is_file():
-            return hit
+        shipped = shipped_path(ws.shipped)
+        looked.append(f"shipped with fashionlens ({shipped.parent})")
+        if shipped.is_file():
+            return shipped
     hf_repo, hf_files = ws.hf_repo, ws.hf_files
     if hf_repo and hf_files:
         looked.append(f"HF cache {hf_hub_cache_dir()} ({hf_repo})")

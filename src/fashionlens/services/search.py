@@ -127,7 +127,8 @@ class Searcher:
         else:
             self.state, self.notes = ensure_search_index(catalog, settings, self.model_id, ann)
         # query with the threshold the table was built with, unless told otherwise
-        self.ann = ann or AnnConfig(threshold=int(self.state.get("ann_threshold") or AnnConfig.threshold))
+        threshold = self.state.get("ann_threshold") or AnnConfig.threshold
+        self.ann = ann or AnnConfig(threshold=int(str(threshold)))
         self.table_name = str(self.state["table_name"])
         self._backbone: Any = None
 

@@ -48,7 +48,8 @@ def warmup_cosine(
 
 def config_dict(config: Any) -> dict[str, Any]:
     """A dataclass (or mapping) as plain values: paths become strings, tuples lists."""
-    raw = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+    is_instance = dataclasses.is_dataclass(config) and not isinstance(config, type)
+    raw = dataclasses.asdict(config) if is_instance else dict(config)
 
     def plain(v: Any) -> Any:
         if isinstance(v, Path):

@@ -13,12 +13,28 @@ from fashionlens.core.labels import coarse_category, map_to_modanet
 from fashionlens.ingest.folder import read_folder
 
 CLOTHING_COUNTS = {
-    "dress": 32, "hat": 14, "longsleeve": 49, "outwear": 24, "pants": 49,
-    "shirt": 29, "shoes": 26, "shorts": 25, "skirt": 12, "t-shirt": 81,
+    "dress": 32,
+    "hat": 14,
+    "longsleeve": 49,
+    "outwear": 24,
+    "pants": 49,
+    "shirt": 29,
+    "shoes": 26,
+    "shorts": 25,
+    "skirt": 12,
+    "t-shirt": 81,
 }  # fmt: skip  (validation/)
 CLOTHING_TRAIN_COUNTS = {
-    "dress": 121, "hat": 62, "longsleeve": 228, "outwear": 92, "pants": 234,
-    "shirt": 145, "shoes": 99, "shorts": 101, "skirt": 56, "t-shirt": 398,
+    "dress": 121,
+    "hat": 62,
+    "longsleeve": 228,
+    "outwear": 92,
+    "pants": 234,
+    "shirt": 145,
+    "shoes": 99,
+    "shorts": 101,
+    "skirt": 56,
+    "t-shirt": 398,
 }  # fmt: skip  (train/)
 
 
@@ -43,7 +59,9 @@ def test_clothing_split_layout_with_labels(shared_data: Path) -> None:
     assert splits == {"valid": 341, "train": 1536}  # validation/ -> valid, train/ -> train
     by_split = {s: Counter() for s in ("train", "valid")}
     for lab in result.labels:
-        by_split["train" if lab.image_filename.startswith("train/") else "valid"][lab.attributes["label"]] += 1
+        by_split["train" if lab.image_filename.startswith("train/") else "valid"][
+            lab.attributes["label"]
+        ] += 1
     assert by_split["valid"] == CLOTHING_COUNTS and by_split["train"] == CLOTHING_TRAIN_COUNTS
     assert {(r.source, r.original_dataset) for r in result.images} == {("product", "clothing")}
     for lab in result.labels:

@@ -91,12 +91,16 @@ def test_weights_dir_from_environment(
     monkeypatch.setenv("FASHIONLENS_WEIGHTS_DIR", str(dirs["weights_dir"]))
     # the environment is read once, at the edge, into Settings; the library is handed the folders
     settings = load_settings()
-    assert resolve_weights(spec, weights_dir=settings.weights_dir, models_dir=settings.models_dir) == in_env_dir
+    assert (
+        resolve_weights(spec, weights_dir=settings.weights_dir, models_dir=settings.models_dir) == in_env_dir
+    )
     # the library itself never reads the environment: without the folders it does not see the dir
     assert resolve_weights(spec) != in_env_dir
 
 
-def test_another_home_is_searched_and_named(spec: BackboneSpec, dirs: dict[str, Path], tmp_path: Path) -> None:
+def test_another_home_is_searched_and_named(
+    spec: BackboneSpec, dirs: dict[str, Path], tmp_path: Path
+) -> None:
     """`--home H`: a file in H/models is found, and the error names H/models, not the default home."""
     other = load_settings({"home": tmp_path / "other_home"})
     with pytest.raises(WeightsNotFoundError) as info:

@@ -103,6 +103,7 @@ class OpenClipBackbone(Backbone):
             )
         if pretrained is not None:  # loaded here, as tensors only: a crafted file runs nothing
             try:
+                state: Any
                 if pretrained.endswith(".safetensors"):
                     from safetensors.torch import load_file
 
