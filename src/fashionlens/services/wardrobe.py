@@ -376,31 +376,44 @@ class Wardrobe:
         self, item_id: str, changes: Mapping[str, Any], *, expected_version: int | None = None
     ) -> WardrobeItem:
         """Change fields of an item. With ``expected_version`` (the version you read), a write made
-        since raises `ConflictError`. A new ``mask`` (COCO RLE over the source photo) re-cuts the crop
-        and recomputes colours (unless you set them) and the vector; re-runs keep your mask."""
+        since raises `ConflictError`; without, the changes apply to the newest version (a patch: the
+        other fields keep what others wrote). A new ``mask`` (COCO RLE over the source photo) re-cuts
+        the crop and recomputes colours (unless you set them) and the vector; re-runs keep your mask."""
         values = checked_changes(changes)
+        recut = None
+        if "mask" in values:  # the models run before the lock is taken
+            recut, colours = self._recut(apply_changes(self.get(item_id), values))
+
+        def plan() -> Change:
+            current = self._current(item_id, expected_version)
+            new = apply_changes(current, values)
+            if recut is not None:
+                new.crop_path, new.bbox_xyxy = recut.crop_path, recut.bbox_xyxy
+                new.embedding, new.embedding_model = recut.embedding, recut.embedding_model
+                if "colours" not in values and "colours" not in current.user_fields:
+                    new.colours = colours
+            return Change(
+                "edit",
+                upserts=[item_to_row(new)],
+                expected_versions={item_id: current.version},
+                summary=f"{item_id}: {', '.join(sorted(values))}",
+            )
+
+        applied = self.store.apply(ITEMS, plan)
+        return item_from_row(applied.rows[0]) if applied else self.get(item_id)
+
+    def _current(self, item_id: str, expected_version: int | None) -> WardrobeItem:
+        """The stored item (inside a write: the newest), checked against the version the caller read."""
         current = self.get(item_id)
-        base_version = current.version if expected_version is None else expected_version
         if expected_version is not None and current.version != expected_version:
             raise ConflictError(
                 f"wardrobe item {item_id}: you edited version {expected_version}, but it is now version "
                 f"{current.version} (someone changed it first); reload it and edit again"
             )
-        new = apply_changes(current, values)
-        if "mask" in values:
-            new = self._recut(new, user_colours="colours" in values or "colours" in current.user_fields)
-        applied = self.store.apply(
-            ITEMS,
-            lambda: Change(
-                "edit",
-                upserts=[item_to_row(new)],
-                expected_versions={item_id: base_version},
-                summary=f"{item_id}: {', '.join(sorted(values))}",
-            ),
-        )
-        return item_from_row(applied.rows[0]) if applied else current
+        return current
 
-    def _recut(self, item: WardrobeItem, *, user_colours: bool) -> WardrobeItem:
+    def _recut(self, item: WardrobeItem) -> tuple[WardrobeItem, list[dict[str, Any]]]:
+        """The item with its crop, box and vector re-made from its mask, and the mask's colours."""
         from fashionlens.core.segmentation import mask_to_xyxy, rle_to_mask
         from fashionlens.ingest.images import ImageLimits, open_rgb
 
@@ -421,26 +434,23 @@ class Wardrobe:
         write_atomic(path, png_bytes(crop))
         item.crop_path = str(self._content_crop(path))
         item.bbox_xyxy = [float(v) for v in mask_to_xyxy(mask)]
-        if not user_colours:
-            item.colours = g.colours
         item.embedding = self.digitiser.embed([crop])[0]
         item.embedding_model = self.digitiser.backbone.model_id
-        return item
+        return item, g.colours
 
     def remove(self, item_id: str, *, expected_version: int | None = None) -> Applied:
         """Delete an item (undo brings it back). To keep it as given away, edit its status to gone."""
-        current = self.get(item_id)
-        applied = self.store.apply(
-            ITEMS,
-            lambda: Change(
+
+        def plan() -> Change:
+            current = self._current(item_id, expected_version)
+            return Change(
                 "remove",
                 deletes=[item_id],
-                expected_versions={
-                    item_id: current.version if expected_version is None else expected_version
-                },
+                expected_versions={item_id: current.version},
                 summary=f"{item_id} ({current.label()})",
-            ),
-        )
+            )
+
+        applied = self.store.apply(ITEMS, plan)
         if applied is None:
             raise NotFoundError(f"no wardrobe item {item_id!r}")
         return applied

@@ -141,3 +141,32 @@ def test_shop_the_look(tmp_path: Path, shared_data: Path) -> None:
     typed = w.add_item({"name": "wish", "status": "wishlist"})
     with pytest.raises(InvalidInputError, match="no vector"):
         w.shop(typed.item_id)
+
+
+def test_many_writers_through_the_service(tmp_path: Path) -> None:
+    import threading
+
+    home = tmp_path / "home"
+    Wardrobe(Settings(home=home)).import_(SEED)
+    failures: list[BaseException] = []
+
+    def writer(k: int) -> None:
+        try:
+            w = Wardrobe(Settings(home=home))  # one object per request, as the server makes them
+            for j in range(4):
+                w.add_item({"name": f"thread {k} item {j}", "status": "wishlist"})
+                w.wear("seed-1", f"2024-01-{j + 1:02d}")
+                w.edit("seed-2", {"notes": f"{k}-{j}"})  # re-reads its version: no lost update
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+    w = Wardrobe(Settings(home=home))
+    assert len(w.list_items(status="wishlist")) == 16
+    assert w.wear_stats()["seed-1"].times_worn == 16
+    assert w.get("seed-2").version == 1 + 16
