@@ -40,7 +40,13 @@ def test_first_readme_command_in_a_fresh_clone(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     frame = pd.read_csv(clone / "fashionlens_enriched.csv")
-    assert len(frame) == 2000
-    assert set(frame["source"]) == {"product"}
+    # 2,000 Fashion-MNIST products + the shipped sample: 60 street photos, 60 garment photos
+    assert len(frame) == 2120
+    assert frame["source"].value_counts().to_dict() == {"product": 2060, "street": 60}
     assert frame["pred_category"].notna().all()
     assert "held-out accuracy" in proc.stdout
+    # the street-vs-catalogue trends report of the default run, self-contained
+    report = clone / "trends" / "report.html"
+    assert report.is_file() and "street" in report.read_text(encoding="utf-8")
+    assert (clone / "trends" / "shares.csv").is_file()
+    assert "Cramér's V" in proc.stdout
