@@ -223,10 +223,18 @@ class Wardrobe:
                 from fashionlens.core.segmentation import rle_to_mask
 
                 g.mask = rle_to_mask(old.mask_rle)
-        ids = [
-            matched[g.index].item_id if g.index in matched else _stable_id(digest, mode, str(g.index))
-            for g in garments
-        ]
+        taken = {i.item_id for i in before}
+        ids = []
+        for g in garments:
+            if g.index in matched:
+                ids.append(matched[g.index].item_id)
+                continue
+            new_id, k = _stable_id(digest, mode, str(g.index)), 0
+            while new_id in taken:  # a garment a re-run finds anew never takes an old item's id
+                k += 1
+                new_id = _stable_id(digest, mode, str(g.index), str(k))
+            taken.add(new_id)
+            ids.append(new_id)
         crops = [self._crop_path(i) for i in ids]
         self.digitiser.describe(rgb, garments, crops)
         crops = [self._content_crop(p) for p in crops]

@@ -131,6 +131,7 @@ def test_user_mask_survives_a_rerun(wardrobe: Wardrobe, shared_data: Path) -> No
     assert np.array_equal(rle_to_mask(after.mask_rle), drawn)  # never overwritten by the re-run
     assert after.version == edited.version + 1 and report.photos[0].updated
     assert wardrobe.store.count(ITEMS) >= len(items)
+    assert {i.item_id for i in items} <= {i.item_id for i in wardrobe.list_items()}  # none lost or taken over
     wardrobe.undo()  # the re-run
     wardrobe.undo()  # the mask edit
     assert np.array_equal(rle_to_mask(wardrobe.get(target.item_id).mask_rle), mask)
