@@ -120,7 +120,7 @@ def read_ccp_outfits(
     """Every CCP photo (or those of ``stems``) as an `Outfit` (module doc), in stem order; photos
     with no garment are left out. Decoding and colouring 1,004 label maps takes minutes per core."""
     from fashionlens.core.labels import map_to_modanet
-    from fashionlens.ingest.ccp import PIXEL_DIR, TAGS_DIR, _loadmat, ccp_label_names, load_ccp_mask
+    from fashionlens.ingest.ccp import PIXEL_DIR, TAGS_DIR, ccp_label_names, load_ccp_mask, read_ccp_labels
     from fashionlens.ingest.images import open_rgb
 
     root = Path(root)
@@ -147,11 +147,7 @@ def read_ccp_outfits(
                     raise InvalidInputError(f"{pixel}: label map {label_map.shape} differs from the photo")
                 garments, source = _garments_from_map(rgb, label_map, names), "pixel"
             elif tags.is_file():
-                raw = _loadmat(tags).get("tags")
-                idx: list[int] = (
-                    np.unique(np.asarray(raw).ravel()).astype(int).tolist() if raw is not None else []
-                )
-                labels = [names[i] for i in idx if 0 < i < len(names)]
+                labels = read_ccp_labels(tags, names)
                 per_label = {lab: map_to_modanet([lab], "ccp") for lab in labels}
                 garments = [Garment(c[0], label=lab) for lab, c in per_label.items() if c]
                 source = "tags"
