@@ -16,7 +16,7 @@ def serve(
     ),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
     max_batch: int | None = typer.Option(
-        None, min=1, help="Images per backbone batch (1: no dynamic batching) [default 16]."
+        None, min=0, help="Requests per backbone batch; 1: no batching; 0 (default): 16 on a GPU, 1 on a CPU."
     ),
     max_wait_ms: float | None = typer.Option(
         None, min=0, max=1000, help="How long a batch waits for more requests [default 10]."

@@ -1,10 +1,15 @@
 """Dynamic batching: concurrent single-image requests become one model batch on a worker thread.
 
 `DynamicBatcher.submit(item)` queues one item and returns a `concurrent.futures.Future`. The worker
-takes the first queued item, then waits at most ``max_wait_s`` (counted from that first item) for
-more, up to ``max_batch`` items, and calls ``fn(items)`` once for all of them. Under load the queue
-fills while a batch runs, so the next batch starts full without waiting; a lone request waits at
-most ``max_wait_s``. ``max_batch = 1`` turns batching off (one model call per request, in order).
+takes the first queued item and adds more, up to ``max_batch``, until ``max_wait_s`` after that
+first item was *submitted*; then it calls ``fn(items)`` once for all of them. Under load the queue
+fills while a batch runs, so its items are already past their wait and the next batch starts at
+once, full; a lone request waits at most ``max_wait_s``. ``max_batch = 1`` turns batching off (one
+model call per request, in order).
+
+``workers`` threads take batches from the one queue, so two model calls can run at once (each on
+one core, when the model runs single-threaded: on a busy 2-core machine two single-threaded calls
+beat one call on two threads, which waits for its slower thread).
 
 A failure of ``fn`` fails every request of that batch with the same exception; a request whose
 future was cancelled (its client timed out) is dropped before the batch runs.
@@ -43,9 +48,12 @@ class DynamicBatcher(Generic[T, R]):
         max_wait_s: float = 0.01,
         name: str = "batcher",
         on_batch: Callable[[int, float], None] | None = None,
+        workers: int = 1,
     ) -> None:
         if max_batch < 1:
             raise InvalidInputError(f"max_batch must be >= 1; got {max_batch}")
+        if workers < 1:
+            raise InvalidInputError(f"workers must be >= 1; got {workers}")
         if max_wait_s < 0:
             raise InvalidInputError(f"max_wait_s must be >= 0; got {max_wait_s}")
         self.fn = fn
@@ -53,44 +61,50 @@ class DynamicBatcher(Generic[T, R]):
         self.max_wait_s = max_wait_s
         self.name = name
         self.on_batch = on_batch
-        self._queue: queue.Queue[tuple[T, Future[R]] | None] = queue.Queue()  # None: stop
-        self._thread: threading.Thread | None = None
+        self.workers = workers
+        self._queue: queue.Queue[tuple[T, Future[R], float] | None] = queue.Queue()  # None: stop
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
         self._stopped = False
         self.batches = 0
         self.items = 0
 
     def start(self) -> DynamicBatcher[T, R]:
         with self._lock:
-            if self._thread is None:
+            if not self._threads:
                 self._stopped = False
-                self._thread = threading.Thread(
-                    target=self._run, name=f"fashionlens-{self.name}", daemon=True
-                )
-                self._thread.start()
+                self._threads = [
+                    threading.Thread(target=self._run, name=f"fashionlens-{self.name}-{i}", daemon=True)
+                    for i in range(self.workers)
+                ]
+                for thread in self._threads:
+                    thread.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Finish the batch in flight, fail whatever is still queued, end the worker."""
+        """Finish the batches in flight, fail whatever is still queued, end the workers."""
         with self._lock:
-            thread, self._thread = self._thread, None
+            threads, self._threads = self._threads, []
             self._stopped = True
-        if thread is None:
+        if not threads:
             return
-        self._queue.put(None)
-        thread.join(timeout)
+        for _ in threads:
+            self._queue.put(None)
+        for thread in threads:
+            thread.join(timeout)
         self._fail_queued()
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return any(t.is_alive() for t in self._threads)
 
     def submit(self, item: T) -> Future[R]:
         future: Future[R] = Future()
-        if self._stopped or self._thread is None:
+        if self._stopped or not self._threads:
             future.set_exception(BatcherStopped(f"the {self.name} batcher is not running"))
             return future
-        self._queue.put((item, future))
+        self._queue.put((item, future, time.monotonic()))
         return future
 
     def __call__(self, item: T, timeout: float | None = None) -> R:
@@ -98,9 +112,9 @@ class DynamicBatcher(Generic[T, R]):
         return self.submit(item).result(timeout)
 
     # -- worker -------------------------------------------------------------------------------
-    def _collect(self, first: tuple[T, Future[R]]) -> tuple[list[tuple[T, Future[R]]], bool]:
+    def _collect(self, first: tuple[T, Future[R], float]) -> tuple[list[tuple[T, Future[R], float]], bool]:
         batch = [first]
-        deadline = time.monotonic() + self.max_wait_s
+        deadline = first[2] + self.max_wait_s
         while len(batch) < self.max_batch:
             remaining = deadline - time.monotonic()
             try:
@@ -119,7 +133,7 @@ class DynamicBatcher(Generic[T, R]):
             if entry is None:
                 break
             batch, stop = self._collect(entry)
-            live = [(item, fut) for item, fut in batch if fut.set_running_or_notify_cancel()]
+            live = [(item, fut) for item, fut, _ in batch if fut.set_running_or_notify_cancel()]
             if not live:
                 continue
             started = time.perf_counter()
@@ -137,8 +151,9 @@ class DynamicBatcher(Generic[T, R]):
                 for (_, fut), result in zip(live, results, strict=True):
                     fut.set_result(result)
             seconds = time.perf_counter() - started
-            self.batches += 1
-            self.items += len(live)
+            with self._count_lock:
+                self.batches += 1
+                self.items += len(live)
             if self.on_batch is not None:
                 try:
                     self.on_batch(len(live), seconds)
@@ -153,6 +168,6 @@ class DynamicBatcher(Generic[T, R]):
                 return
             if entry is None:
                 continue
-            _, fut = entry
+            fut = entry[1]
             if fut.set_running_or_notify_cancel():
                 fut.set_exception(BatcherStopped(f"the {self.name} batcher stopped"))

@@ -124,7 +124,15 @@ class ServerState:
         # the space the catalogue already holds wins (runtime = auto), so uploads, attributes and
         # search share one embedding space; an empty catalogue gets the fastest runtime
         space = factory.stored_space(self.settings, self.catalog.embedding_models())
-        backbone = factory.backbone_for_model_id(self.settings, space)
+        from fashionlens.models.registry import backbone_runtimes, parse_model_id
+
+        kwargs = {}
+        threads = self.settings.num_threads or self.config.model_threads
+        if threads and "onnx" in backbone_runtimes(parse_model_id(space)[0]):  # CNNs take num_threads
+            kwargs["num_threads"] = threads
+        backbone = factory.backbone_for_model_id(self.settings, space, **kwargs)
+        if hasattr(backbone, "forward_batch"):  # CNN backbones: images per network pass
+            backbone.forward_batch = self.config.forward_batch
         backbone.setup()
         backbone.embed([probe_image()])
         return backbone, str(backbone.model_id)
@@ -135,14 +143,15 @@ class ServerState:
 
         backbone = self.model("backbone")
         classifier = factory.attribute_classifier(self.settings, backbone.model_id)
-        predictor = AttributePredictor(backbone, classifier)
+        predictor = AttributePredictor(backbone, classifier, chunk=self.config.forward_batch)
         predictor.predict([probe_image()])
         self.batcher = DynamicBatcher(
             predictor.predict,
-            max_batch=self.config.max_batch,
+            max_batch=self.config.batch_size(self.settings.device),
             max_wait_s=self.config.max_wait_ms / 1000.0,
             name="attributes",
             on_batch=self.metrics.observe_batch,
+            workers=self.config.batch_workers,
         ).start()
         return predictor, predictor.classifier_id
 

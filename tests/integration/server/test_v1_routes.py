@@ -183,5 +183,5 @@ def test_catalogue_summary_and_browser(client, server_home: Path) -> None:
 def test_models_route(client) -> None:
     body = _ok(client.get("/v1/models"))
     assert body["image_model_id"] == body["models"]["backbone"]["model_id"]
-    assert body["batching"] == {"max_batch": 16, "max_wait_ms": 10.0}
+    assert body["batching"] == {"max_batch": 1, "max_wait_ms": 10.0, "workers": 2}  # CPU defaults
     assert body["maskrcnn"] is False and body["api_key_required"] is False

@@ -144,3 +144,26 @@ def test_on_batch_sees_each_batch_size() -> None:
 def test_bad_settings_are_refused(max_batch: int, max_wait_s: float) -> None:
     with pytest.raises(InvalidInputError):
         DynamicBatcher(Recorder(), max_batch=max_batch, max_wait_s=max_wait_s)
+
+
+def test_two_workers_run_two_batches_at_once() -> None:
+    active, peak = [0], [0]
+    lock = threading.Lock()
+
+    def slow(items: list[int]) -> list[int]:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.2)
+        with lock:
+            active[0] -= 1
+        return items
+
+    batcher = DynamicBatcher(slow, max_batch=1, max_wait_s=0.0, workers=2).start()
+    try:
+        futures = [batcher.submit(i) for i in range(4)]
+        assert [f.result(5) for f in futures] == [0, 1, 2, 3]
+    finally:
+        batcher.stop()
+    assert peak[0] == 2
+    assert not batcher.running

@@ -10,12 +10,12 @@ from fashionlens.core.errors import InvalidInputError
 from fashionlens.server.config import ServerConfig
 
 
-def test_defaults_bind_localhost_batch_16_wait_10ms_no_key_no_cors() -> None:
+def test_defaults_bind_localhost_no_key_no_cors_batch_by_device() -> None:
     cfg = ServerConfig.from_env({})
     assert cfg.host == "127.0.0.1"
-    assert (cfg.max_batch, cfg.max_wait_ms) == (16, 10.0)
     assert cfg.api_key is None and cfg.cors_origins == ()
-    assert cfg.batching
+    assert (cfg.batch_size("cpu"), cfg.batch_size("cuda:0"), cfg.max_wait_ms) == (1, 16, 10.0)
+    assert ServerConfig(max_batch=8).batch_size("cpu") == 8
 
 
 def test_environment_and_overrides() -> None:
@@ -29,7 +29,7 @@ def test_environment_and_overrides() -> None:
     }
     cfg = ServerConfig.from_env(env, max_wait_ms=2.5, port=None)
     assert cfg.api_key == "s3cret"
-    assert cfg.max_batch == 1 and not cfg.batching
+    assert cfg.batch_size("cuda") == 1
     assert cfg.cors_origins == ("http://a.test", "http://b.test")
     assert cfg.models == ("backbone", "attributes")
     assert cfg.maskrcnn_checkpoint == Path("/ckpt.pt")
@@ -39,8 +39,9 @@ def test_environment_and_overrides() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"max_batch": 0}, {"max_wait_ms": -1}, {"max_upload_bytes": 0}, {"request_timeout_s": 0},
-     {"models": ("backbone", "gpt")}, {"models": ("attributes",)}, {"api_key": "  "}, {"torch_threads": -1}],
+    [{"max_batch": -1}, {"max_wait_ms": -1}, {"batch_workers": 0}, {"forward_batch": 0},
+     {"max_upload_bytes": 0}, {"request_timeout_s": 0}, {"models": ("backbone", "gpt")},
+     {"models": ("attributes",)}, {"api_key": "  "}, {"torch_threads": -1}],
 )  # fmt: skip
 def test_bad_values_fail_loudly(kwargs: dict) -> None:
     with pytest.raises(InvalidInputError):

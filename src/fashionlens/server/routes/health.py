@@ -58,7 +58,11 @@ def build(state: ServerState) -> APIRouter:
             "image_model_id": state.image_model_id(),
             "text_model_id": state.text_model_id(),
             "runtime": runtime,
-            "batching": {"max_batch": state.config.max_batch, "max_wait_ms": state.config.max_wait_ms},
+            "batching": {
+                "max_batch": state.config.batch_size(state.settings.device),
+                "max_wait_ms": state.config.max_wait_ms,
+                "workers": state.config.batch_workers,
+            },
             "maskrcnn": state.optional("maskrcnn") is not None,
             "api_key_required": bool(state.config.api_key),
         }
