@@ -69,7 +69,7 @@ def test_generate_errors_are_one_line(tmp_path: Path) -> None:
     assert "unknown label 'Spacesuits'" in result.output and "Tshirts" in result.output
     assert "Traceback" not in result.output
     missing = invoke("generate", "--weights", str(tmp_path / "nope.pt"), "--out", str(tmp_path / "x.png"))
-    assert missing.exit_code == 1 and "does not exist" in missing.output
+    assert missing.exit_code == 4 and "does not exist" in missing.output  # WeightsNotFoundError
 
 
 def test_train_gan_then_generate_with_it(shared_data: Path, tmp_path: Path) -> None:

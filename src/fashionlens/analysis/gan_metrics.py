@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -213,7 +214,9 @@ class InceptionFeatures:
             if digest != FID_WEIGHTS_SHA1:
                 raise InvalidInputError(f"{path}: sha1 {digest}, expected {FID_WEIGHTS_SHA1}; reinstall it")
         # the package's own TorchScript file (TorchScript, not a pickle of user data)
-        self._model = torch.jit.load(str(path), map_location="cpu").eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # "torch.jit.load is deprecated"
+            self._model = torch.jit.load(str(path), map_location="cpu").eval()
         logger.info("loaded InceptionV3 (FID) from %s", path)
 
     @staticmethod

@@ -318,10 +318,10 @@ def condition_classes(data: GANData, config: GANConfig) -> tuple[tuple[str, ...]
     return labels, colours
 
 
-def encode(values: Sequence[str], classes: tuple[str, ...]) -> np.ndarray:
-    """Class index per value; a value outside ``classes`` is ``other`` (which must then exist)."""
+def encode(values: Sequence[str], classes: tuple[str, ...], unknown: int | None = None) -> np.ndarray:
+    """Class index per value; a value outside ``classes`` is ``other`` (or ``unknown``, if given)."""
     index = {c: i for i, c in enumerate(classes)}
-    fallback = index.get(OTHER)
+    fallback = index.get(OTHER, unknown)
     out = np.empty(len(values), np.int64)
     for i, v in enumerate(values):
         j = index.get(v, fallback)
@@ -393,8 +393,8 @@ def train_gan(
     spec = DCGANSpec(
         nz=config.nz, ngf=config.ngf, ndf=config.ndf, nc=data.images.shape[-1], labels=labels, colours=colours
     )
-    label_idx = encode(data.labels, labels) if labels else None
-    colour_idx = encode(data.colours, colours) if colours else None
+    label_idx = encode(data.labels, labels, unknown=0) if labels else None
+    colour_idx = encode(data.colours, colours, unknown=0) if colours else None
     conds_all = [c for c in (label_idx, colour_idx) if c is not None]
     joint = joint_counts(
         None if label_idx is None else label_idx[train],
