@@ -340,7 +340,7 @@ def main() -> None:
     parser.add_argument("--ccp-photos", type=int, default=100)
     parser.add_argument("--clothing-photos", type=int, default=170)
     parser.add_argument("--ship", action="store_true", help="retrain and write the shipped models")
-    parser.add_argument("--probe-every", type=int, default=2, help="train the probe on every Nth photo")
+    parser.add_argument("--probe-every", type=int, default=1, help="train the probe on every Nth photo")
     args = parser.parse_args()
     import torch
 
