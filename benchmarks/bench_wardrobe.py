@@ -63,9 +63,9 @@ def second_photo(rgb: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
     flip = bool(rng.random() < 0.5)
     im = Image.fromarray(rgb[y0 : y0 + ch, x0 : x0 + cw])
     size = (max(32, int(cw * scale)), max(32, int(ch * scale)))
-    im = im.resize(size, Image.BILINEAR)
+    im = im.resize(size, Image.Resampling.BILINEAR)
     if flip:
-        im = im.transpose(Image.FLIP_LEFT_RIGHT)
+        im = im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     im = ImageEnhance.Brightness(im).enhance(rng.uniform(0.85, 1.15))
     buf = io.BytesIO()
     im.save(buf, format="JPEG", quality=70)
@@ -78,7 +78,7 @@ def map_mask(mask: np.ndarray, t: dict) -> np.ndarray:
 
     x0, y0, cw, ch = t["crop"]
     m = Image.fromarray(mask[y0 : y0 + ch, x0 : x0 + cw].astype(np.uint8) * 255).resize(
-        t["size"], Image.NEAREST
+        t["size"], Image.Resampling.NEAREST
     )
     out = np.asarray(m) > 127
     return out[:, ::-1] if t["flip"] else out
@@ -252,7 +252,7 @@ def single_vectors(d, paths: list[Path], tmp: Path) -> tuple[np.ndarray, list[st
         vectors.append(g[0].embedding)
         unet.append(g[0].attributes.get("unet_category", ""))
         pred = g[0].attributes.get("predictions", {}).get("articleType", "")
-        article.append(label_maps()["products_to_modanet"].get(pred, ""))  # type: ignore[union-attr]
+        article.append(label_maps()["products_to_modanet"].get(pred, ""))  # type: ignore[union-attr,attr-defined]
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, vectors=np.stack(vectors), unet=np.array(unet), article=np.array(article))
     return np.stack(vectors), unet, article
@@ -265,7 +265,8 @@ def choose_probe(x: np.ndarray, y: list[str]) -> tuple[float, str | None]:
     from fashionlens.models.heads.linear_probe import LinearProbe
 
     labels = np.asarray(y)
-    best, best_acc = (1.0, "balanced"), -1.0
+    best: tuple[float, str | None] = (1.0, "balanced")
+    best_acc = -1.0
     for C in (1.0, 10.0, 100.0):
         for weight in ("balanced", None):
             accs = []
