@@ -68,3 +68,31 @@ def test_one_epoch_then_resume_is_the_same_as_two(products_256, tmp_path: Path) 
     images, names = gen.generate(8, label="Tshirts", colour="black", seed=0)
     assert images.shape == (8, 64, 64, 3) and all(n == ("Tshirts", "black") for n in names)
     assert resumed.generator_path.stat().st_size < 10_000_000
+
+
+def test_fashion_mnist_trains_a_grey_generator(tmp_path: Path) -> None:
+    cfg = GANConfig(
+        data="fashion-mnist", out_dir=tmp_path, epochs=1, max_images=96, conditional="label", kid_n=0
+    )
+    data = load_gan_data(cfg)
+    assert data.images.shape[1:] == (64, 64, 1) and data.source == "fashion-mnist"
+    assert data.held_out.sum() == 16 and all(
+        k.startswith("t10k/") for k in np.array(data.keys)[data.held_out]
+    )
+    assert "Ankle boot" in data.labels
+    report = train_gan(cfg, data=data)
+    images, names = DCGANGenerator(report.generator_path).generate(4, label="Ankle boot")
+    assert images.shape == (4, 64, 64, 3) and names[0] == ("Ankle boot",)
+    assert np.array_equal(images[..., 0], images[..., 2])  # grey
+
+
+def test_a_folder_of_images_labels_from_subfolders(shared_data: Path, tmp_path: Path) -> None:
+    cfg = GANConfig(data=str(shared_data / "clothing" / "validation"), out_dir=tmp_path, max_images=60)
+    data = load_gan_data(cfg)
+    assert len(data) == 60 and data.images.shape[1:] == (64, 64, 3) and data.source == "folder"
+    assert set(data.labels) <= {"dress", "hat", "longsleeve", "outwear", "pants", "shirt", "shoes", "shorts",
+                                "skirt", "t-shirt"}  # fmt: skip
+    with pytest.raises(InvalidInputError, match="colours"):
+        train_gan(
+            GANConfig(data=cfg.data, out_dir=tmp_path / "c", conditional="colour", max_images=60), data=data
+        )
