@@ -15,7 +15,7 @@ class ErrorResponse(BaseModel):
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the error statuses a route can return."""
     descriptions = {
-        400: "A value the library cannot use.",
+        400: "A body that cannot be parsed, or a value the library cannot use.",
         401: "Missing or wrong X-API-Key (only when FASHIONLENS_API_KEY is set).",
         404: "No such image or job.",
         409: "An earlier step has not run (no embeddings, no search index, job not finished).",

@@ -3,6 +3,7 @@ shipped model, and Debian's chromium driven by Playwright (never `playwright ins
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -55,16 +56,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def web_server(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def serve(home: Path, log_path: Path, *args: str, models: str | None = None) -> Iterator[str]:
+    """`fashionlens serve` on a free port of 127.0.0.1 until the block ends; yields its URL."""
     import httpx
 
-    home = build_catalogue(shared_data, tmp_path_factory.getbasetemp() / "server_catalogue")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FASHIONLENS_")}
-    log_path = tmp_path_factory.mktemp("web_server") / "serve.log"
+    if models:
+        env["FASHIONLENS_SERVE_MODELS"] = models
     cmd = [sys.executable, "-c", "from fashionlens.cli.app import main; main()",
-           "--home", str(home), "serve", "--port", str(port)]  # fmt: skip
+           "--home", str(home), "serve", "--port", str(port), *args]  # fmt: skip
     with log_path.open("w") as log:
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
@@ -87,6 +89,24 @@ def web_server(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> I
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@pytest.fixture(scope="session")
+def start_server():
+    """``with start_server(home, log, *serve_args, models=...) as url``: one more server."""
+    return serve
+
+
+@pytest.fixture(scope="session")
+def catalogue_home(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_catalogue(shared_data, tmp_path_factory.getbasetemp() / "server_catalogue")
+
+
+@pytest.fixture(scope="session")
+def web_server(catalogue_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Every shipped model, the catalogue, the default settings."""
+    with serve(catalogue_home, tmp_path_factory.mktemp("web_server") / "serve.log") as base:
+        yield base
 
 
 def _launch(playwright, *extra: str):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 VIDEO = "video/one-by-one-person-detection.mp4"
-FRAME, HAND_BOX = 810, (362, 32, 495, 378)  # a person, boxed by hand (tests/integration/test_video.py)
+FRAME, HAND_BOX = 810, (362, 32, 495, 378)  # a person, boxed by hand (tests/integration/jobs/test_video.py)
 
 
 def test_upload_shows_predictions_colours_overlay_and_similar(web_server: str, page, shared_data: Path,
@@ -138,3 +138,50 @@ def test_webcam_overlay_is_drawn_where_the_person_is(web_server: str, launch, sh
     assert (drawn & inside).sum() >= 0.25 * inside.sum(), "the person's box is mostly not covered"
     assert (drawn & near).sum() >= 0.85 * drawn.sum(), "overlay pixels drawn away from the person"
     assert drawn[:, : x1 // 2].sum() <= 0.02 * drawn.sum(), "overlay drawn in the empty left of the frame"
+
+
+def test_webcam_shows_unet_and_mask_rcnn_side_by_side(
+    catalogue_home: Path, launch, start_server, shared_data: Path, tmp_path: Path, screenshot
+) -> None:
+    pytest.importorskip("cv2")
+    from fashionlens.models.segmenters.maskrcnn import NUM_CLASSES, build_maskrcnn
+    from fashionlens.training.kit import save_checkpoint
+
+    arch = "maskrcnn_mobilenet_v2_fpn"  # random weights: this checks the page, not the model
+    model = build_maskrcnn(arch, NUM_CLASSES, weights=None, min_size=256, max_size=384)
+    config = {"arch": arch, "num_classes": NUM_CLASSES, "min_size": 256, "max_size": 384}
+    checkpoint = save_checkpoint(tmp_path / "random.pt", {"model": model.state_dict()}, config=config)
+    y4m = tmp_path / "camera.y4m"
+    _write_y4m(shared_data, y4m, frames=10)
+    log = tmp_path / "serve.log"
+    with start_server(catalogue_home, log, "--maskrcnn", str(checkpoint), models="unet") as base:
+        browser = launch(
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={y4m}",
+        )
+        try:
+            page = browser.new_context(viewport={"width": 1400, "height": 700}).new_page()
+            page.goto(f"{base}/#webcam")
+            page.wait_for_selector("#status.ready", timeout=60_000)
+            page.wait_for_selector("#view-maskrcnn:not([hidden])", timeout=30_000)
+            page.click("#webcam-start")
+            for model_name in ("unet", "maskrcnn"):
+                page.wait_for_function(
+                    f"Number(document.querySelector('#overlay-{model_name}').dataset.frames || 0) >= 1",
+                    timeout=90_000,
+                )
+            assert page.locator("#caption-maskrcnn").inner_text().endswith("ms")
+            mirrored = page.evaluate(
+                """() => {
+                    const c = document.querySelector('#mirror-maskrcnn');
+                    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                    let lit = 0;
+                    for (let i = 0; i < d.length; i += 4) lit += d[i] + d[i + 1] + d[i + 2] > 0;
+                    return lit / (d.length / 4);
+                }"""
+            )
+            assert mirrored > 0.9  # the Mask R-CNN panel shows the camera frame under its masks
+            screenshot(page, "webcam_side_by_side.png")
+        finally:
+            browser.close()

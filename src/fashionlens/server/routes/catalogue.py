@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from fashionlens.core.types import Source, Split
 from fashionlens.server import schemas
-from fashionlens.server.routes.common import call, image_urls
+from fashionlens.server.routes.common import NO_NUL, call, image_urls
 from fashionlens.server.state import ServerState
 
 
@@ -33,8 +33,8 @@ def build(state: ServerState) -> APIRouter:
     async def images(
         source: Source | None = Query(None),
         split: Split | None = Query(None),
-        category: str | None = Query(None, max_length=64, description="Coarse category."),
-        colour: str | None = Query(None, max_length=64, description="Colour group."),
+        category: str | None = Query(None, max_length=64, pattern=NO_NUL, description="Coarse category."),
+        colour: str | None = Query(None, max_length=64, pattern=NO_NUL, description="Colour group."),
         limit: int = Query(48, ge=1, le=500),
         offset: int = Query(0, ge=0, le=10_000_000),
     ) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from fashionlens.server.errors import ApiError
 from fashionlens.server.limits import decode_upload, run_in_thread
 from fashionlens.server.state import ServerState
 
+NO_NUL = r"^[^\x00]*$"  # filter values: the store refuses a NUL character
+
 
 async def read_upload(upload: Any, max_bytes: int, what: str) -> bytes:
     """The bytes of an `UploadFile`, at most ``max_bytes`` (413 beyond)."""

@@ -13,7 +13,7 @@ from fashionlens.core.types import Source, Split
 from fashionlens.server import schemas
 from fashionlens.server.errors import ApiError
 from fashionlens.server.limits import sniff_image
-from fashionlens.server.routes.common import call, search_out
+from fashionlens.server.routes.common import NO_NUL, call, search_out
 from fashionlens.server.routes.search import IMAGE_ID_PATTERN, filters, search_image_id
 from fashionlens.server.state import ServerState
 
@@ -97,8 +97,8 @@ def build(state: ServerState) -> APIRouter:
         k: int = Query(12, ge=1, le=100),
         source: Source | None = Query(None),
         split: Split | None = Query(None),
-        category: str | None = Query(None, max_length=64),
-        colour: str | None = Query(None, max_length=64),
+        category: str | None = Query(None, max_length=64, pattern=NO_NUL),
+        colour: str | None = Query(None, max_length=64, pattern=NO_NUL),
     ) -> dict[str, Any]:
         flt = filters(source, split, category, colour)
 

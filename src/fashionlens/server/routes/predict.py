@@ -13,7 +13,7 @@ from fashionlens.server.limits import decode_base64
 from fashionlens.server.routes.common import image_from_bytes, image_from_upload
 from fashionlens.server.state import ServerState
 
-ERRORS = schemas.errors(413, 415, 422, 503, 504)
+ERRORS = schemas.errors(400, 413, 415, 422, 503, 504)
 
 
 def _out(attrs: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Path, Query, UploadFile
 from fashionlens.core.types import Source, Split
 from fashionlens.server import schemas
 from fashionlens.server.errors import ApiError
-from fashionlens.server.routes.common import call, image_from_upload, search_out
+from fashionlens.server.routes.common import NO_NUL, call, image_from_upload, search_out
 from fashionlens.server.state import ServerState
 
 IMAGE_ID_PATTERN = r"^[0-9a-f]{16}$"
@@ -55,8 +55,8 @@ def build(state: ServerState) -> APIRouter:
         k: int = Query(10, ge=1, le=100),
         source: Source | None = Query(None),
         split: Split | None = Query(None),
-        category: str | None = Query(None, max_length=64, description="Coarse category."),
-        colour: str | None = Query(None, max_length=64, description="Colour group."),
+        category: str | None = Query(None, max_length=64, pattern=NO_NUL, description="Coarse category."),
+        colour: str | None = Query(None, max_length=64, pattern=NO_NUL, description="Colour group."),
     ) -> dict[str, Any]:
         """Top-k catalogue images for a text query (the joint image-text space), with cosine scores."""
         flt = filters(source, split, category, colour)
@@ -73,8 +73,8 @@ def build(state: ServerState) -> APIRouter:
         k: int = Query(10, ge=1, le=100),
         source: Source | None = Query(None),
         split: Split | None = Query(None),
-        category: str | None = Query(None, max_length=64, description="Coarse category."),
-        colour: str | None = Query(None, max_length=64, description="Colour group."),
+        category: str | None = Query(None, max_length=64, pattern=NO_NUL, description="Coarse category."),
+        colour: str | None = Query(None, max_length=64, pattern=NO_NUL, description="Colour group."),
     ) -> dict[str, Any]:
         flt = filters(source, split, category, colour)
         return search_out(await call(state, _by_id, state, image_id, k, flt, what="search"))
@@ -82,7 +82,7 @@ def build(state: ServerState) -> APIRouter:
     @router.post(
         "/search",
         response_model=schemas.SearchResponse,
-        responses=schemas.errors(409, 413, 415, 422, 503, 504),
+        responses=schemas.errors(400, 409, 413, 415, 422, 503, 504),
         summary="Search by an uploaded image",
     )
     async def search_upload(
@@ -90,8 +90,8 @@ def build(state: ServerState) -> APIRouter:
         k: int = Form(10, ge=1, le=100),
         source: Source | None = Form(None),
         split: Split | None = Form(None),
-        category: str | None = Form(None, max_length=64),
-        colour: str | None = Form(None, max_length=64),
+        category: str | None = Form(None, max_length=64, pattern=NO_NUL),
+        colour: str | None = Form(None, max_length=64, pattern=NO_NUL),
     ) -> dict[str, Any]:
         """Top-k catalogue images most similar to the upload (embedded through the batcher)."""
         flt = filters(source, split, category, colour)

@@ -17,7 +17,7 @@ def build(state: ServerState) -> APIRouter:
     @router.post(
         "/zeroshot",
         response_model=schemas.ZeroShotResponse,
-        responses=schemas.errors(413, 415, 422, 503, 504),
+        responses=schemas.errors(400, 413, 415, 422, 503, 504),
         summary="Zero-shot labels of one image",
     )
     async def zeroshot(
