@@ -19,9 +19,11 @@ def serve(
         None, min=0, help="Requests per backbone batch; 1: no batching; 0 (default): 16 on a GPU, 1 on a CPU."
     ),
     max_wait_ms: float | None = typer.Option(
-        None, min=0, max=1000, help="How long a batch waits for more requests [default 10]."
+        None, min=0, max=1000, help="How long a batch waits for more requests (default 10)."
     ),
-    timeout: float | None = typer.Option(None, min=0.001, help="Per-request model timeout in seconds (504)."),
+    timeout: float | None = typer.Option(
+        None, min=0.001, help="Per-request model timeout in seconds, then 504 (default 30)."
+    ),
     maskrcnn: Path | None = typer.Option(
         None, help="A Mask R-CNN checkpoint: the webcam page shows it beside the U-Net."
     ),
