@@ -52,6 +52,7 @@ _EXIT_CODES = {
     "InvalidInputError": 1,
 }
 _HTTP_STATUS = {
+    "NotFoundError": 404,
     "ConflictError": 409,
     "StoreError": 503,
     "WeightsNotFoundError": 503,

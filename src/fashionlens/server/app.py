@@ -51,6 +51,8 @@ def create_app(settings: Settings, config: ServerConfig | None = None) -> Any:
         predict,
         search,
         segment,
+        trends,
+        wardrobe,
         web,
         zeroshot,
     )
@@ -70,7 +72,21 @@ def create_app(settings: Settings, config: ServerConfig | None = None) -> Any:
     app = FastAPI(title="fashionlens", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.fashionlens = state
     install_error_handlers(app)
-    for module in (health, predict, describe, search, images, zeroshot, colour, segment, jobs, catalogue):
+    modules = (
+        health,
+        predict,
+        describe,
+        search,
+        images,
+        zeroshot,
+        colour,
+        segment,
+        jobs,
+        catalogue,
+        trends,
+        wardrobe,
+    )
+    for module in modules:
         app.include_router(module.build(state))
     app.include_router(web.build())
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")

@@ -208,3 +208,11 @@ def test_multi_valued_counts_use_group_totals() -> None:
     assert shares.loc[("street", "top"), "share"] == 0.8 and shares.loc[("street", "pants"), "n"] == 10
     with pytest.raises(InvalidInputError, match="totals"):
         stats.share_table(counts, totals=pd.Series({"street": 5, "runway": 4}))
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 1000), (1000, 1000), (0, 7), (3, 3), (1, 2)])
+def test_wilson_interval_always_holds_the_share(k: int, n: int) -> None:
+    from fashionlens.analysis.trends.stats import wilson_interval
+
+    low, high = wilson_interval(k, n)
+    assert 0.0 <= low <= k / n <= high <= 1.0

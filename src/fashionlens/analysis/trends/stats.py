@@ -49,8 +49,9 @@ def wilson_interval(k: float | np.ndarray, n: float | np.ndarray, confidence: fl
         denom = 1.0 + z * z / n_arr
         centre = (p + z * z / (2.0 * n_arr)) / denom
         half = z * np.sqrt(p * (1.0 - p) / n_arr + z * z / (4.0 * n_arr * n_arr)) / denom
-        low = np.where(n_arr > 0, np.clip(centre - half, 0.0, 1.0), 0.0)
-        high = np.where(n_arr > 0, np.clip(centre + half, 0.0, 1.0), 1.0)
+        # the interval always holds p itself (at k = 0 or k = n, rounding would put it a hair off)
+        low = np.where(n_arr > 0, np.clip(np.minimum(centre - half, p), 0.0, 1.0), 0.0)
+        high = np.where(n_arr > 0, np.clip(np.maximum(centre + half, p), 0.0, 1.0), 1.0)
     if low.ndim == 0:
         return float(low), float(high)
     return low, high
