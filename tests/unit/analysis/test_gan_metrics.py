@@ -10,6 +10,7 @@ import pytest
 from fashionlens.analysis.gan_metrics import (
     UNIT_FEATURES_GAMMA,
     fid,
+    foreground_aspect,
     kid,
     memorisation,
     mmd2_unbiased_poly,
@@ -146,3 +147,17 @@ def test_split_halves_are_disjoint() -> None:
 def test_bad_features_are_refused(real: np.ndarray, fake: np.ndarray, match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
         kid(real, fake)
+
+
+def test_foreground_aspect_of_drawn_shapes() -> None:
+    canvas = np.full((64, 64, 3), 255, np.uint8)
+    wide = canvas.copy()
+    wide[24:40, 8:56] = 30  # 48 x 16
+    tall = canvas.copy()
+    tall[8:56, 22:42] = (200, 20, 20)  # 20 x 48, red on white
+    assert foreground_aspect(wide) == pytest.approx(3.0, rel=0.1)
+    assert foreground_aspect(tall) == pytest.approx(20 / 48, rel=0.1)
+    assert np.isnan(foreground_aspect(canvas))  # nothing there
+    dark = np.zeros((64, 64), np.uint8)
+    dark[10:20, 10:50] = 255  # a light object on a dark background works the same
+    assert foreground_aspect(dark) == pytest.approx(4.0, rel=0.1)
