@@ -32,6 +32,8 @@ import argparse
 import json
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -197,8 +199,9 @@ def partitions_of(kind: str, rows: int) -> int:
 
 def sweep(kind: str, partitions: int) -> list[dict[str, Any]]:
     """Query settings to try, cheapest first."""
-    # PQ codes are coarse: re-ranking more candidates with the full vectors is the recall knob
-    refines = (10, 50) if kind.endswith("PQ") else (None,) if kind == "IVF_FLAT" else (10,)
+    # PQ and 1-bit RQ codes are coarse: re-ranking more candidates with the full vectors is the
+    # recall knob
+    refines = (10, 50) if kind.endswith(("PQ", "RQ")) else (None,) if kind == "IVF_FLAT" else (10,)
     if "HNSW" in kind:
         probes = sorted({min(partitions, p) for p in (1, 2, 4, partitions)})
         # ef >= k * refine_factor (the candidates re-ranked)
@@ -272,6 +275,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = ap.parse_args()
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed run still removes its table
     work = Path(tempfile.mkdtemp(prefix="bench_scale_", dir=args.dir))
     results: dict[str, Any] = {"cpus": os.cpu_count(), "k": args.k, "indexes": {}}
     try:
