@@ -34,13 +34,14 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from fashionlens.core.errors import InvalidInputError, require
+from fashionlens.core.errors import FashionlensError, InvalidInputError, require
 from fashionlens.core.progress import NO_PROGRESS, Progress
 from fashionlens.jobs.base import JobReport, Stage
 
 logger = logging.getLogger(__name__)
 
 _MB = 1024 * 1024
+_RAY_RETRY_HINT = "\nFailed to apply UDF transform"
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,21 @@ def _check_shippable(stage: Stage) -> None:
         ) from exc
 
 
+def _library_error(exc: BaseException) -> FashionlensError | None:
+    """The fashionlens error a worker raised, out of Ray's wrappers (``RayTaskError(X)`` is an X
+    whose message is a remote traceback; its ``cause`` is the error itself)."""
+    seen: set[int] = set()
+    found: FashionlensError | None = None
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, FashionlensError):
+            found = current  # keep going: the innermost one carries the plain message
+        seen.add(id(current))
+        nxt = getattr(current, "cause", None)
+        current = nxt if isinstance(nxt, BaseException) else current.__cause__
+    return found
+
+
 def _block_rows(n_rows: int, batch_size: int, num_actors: int, options: RayOptions) -> int:
     if options.batches_per_block is not None:
         return batch_size * options.batches_per_block
@@ -204,6 +220,14 @@ def run_stage_ray(
     try:
         _run(ray, stage, catalog, rows, report, num_actors or options.num_actors, options, progress,
              skip_failures)  # fmt: skip
+    except Exception as exc:
+        cause = _library_error(exc)
+        if cause is None or cause is exc:
+            raise
+        message = str(cause)
+        if _RAY_RETRY_HINT in message:  # Ray Data appends its retry advice to the message
+            cause.args = (message[: message.index(_RAY_RETRY_HINT)],)
+        raise cause from exc  # a worker's own error, not Ray's wrapping of it
     finally:
         if started:
             ray.shutdown()
@@ -225,6 +249,7 @@ def _run(
     _quiet_ray_data_console()
     context.enable_progress_bars = False
     context.execution_options.preserve_order = False
+    context.raise_original_map_exception = True  # a worker's own error, not UserCodeException
     actors = num_actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
     block_rows = _block_rows(len(rows), stage.batch_size, actors, options)
     actors = min(actors, math.ceil(len(rows) / block_rows))  # no actor that would get no block

@@ -254,6 +254,26 @@ def test_worker_killed_mid_job_loses_nothing(
     assert _same_vectors(_embeddings(local_db, table), _embeddings(ray_db, table)) <= 1e-5
 
 
+class FailsToInfer(EmbedStage):
+    def infer(self, batch: Batch) -> EmbedResults:
+        from fashionlens.core.errors import ModelBuildError
+
+        raise ModelBuildError(f"{batch.rows[0]['image_path']}: the model cannot run")
+
+
+def test_a_worker_error_reaches_the_caller_as_itself(
+    cluster: Cluster, shared_data: Path, settings: Settings, tmp_path: Path
+) -> None:
+    from fashionlens.core.errors import ModelBuildError
+
+    catalog = _catalog(tmp_path / "db", read_products(shared_data / "products", limit=4))
+    with pytest.raises(ModelBuildError) as info:
+        run_stage_ray(FailsToInfer(factory.backbone(settings)), catalog, options=RayOptions(preflight=False))
+    # the worker's own one-line error (what the CLI prints), not Ray's remote traceback
+    assert type(info.value) is ModelBuildError
+    assert str(info.value).endswith(".jpg: the model cannot run") and "\n" not in str(info.value)
+
+
 def test_a_stage_with_loaded_models_is_refused(
     cluster: Cluster, shared_data: Path, settings: Settings, tmp_path: Path
 ) -> None:
