@@ -111,7 +111,8 @@ def test_people_and_garments_on_real_photos(photos: dict, tmp_path: Path) -> Non
     report = segment_catalog(catalog, photos["oracle"], out, task="garments")
     assert report.done + len(report.skipped) == report.total
     reasons = sorted(s.reason.split(" (")[0] for s in report.skipped)
-    assert reasons == ["corrupt or truncated image", "too small to segment"]
+    # cut in half, this small JPEG loses part of its header: the decoder says so
+    assert reasons == ["corrupt image header", "too small to segment"]
 
     people = catalog.read("people").to_pylist()
     by_photo: dict[str, list[dict]] = {}

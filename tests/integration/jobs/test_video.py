@@ -207,7 +207,7 @@ def test_cli_bad_file_is_one_clear_line(kind: str, catalog: Catalog, home: Path,
 
 def test_cli_without_embeddings_says_what_to_run(clip: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(_cli(tmp_path / "empty_home"), ["video", str(clip), "--every", "500"])
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # NotReadyError: an earlier step has not run
     assert "fashionlens embed" in result.output
 
 
