@@ -1,10 +1,12 @@
 """``GET /v1/trends``: shares per group with Wilson intervals and the chi-square test, from the
-catalogue as it is (`fashionlens.jobs.trends`; segmenting new photos is the CLI's job), and
+catalogue as it is (`fashionlens.analysis.trends`; segmenting new photos is the CLI's job,
+`fashionlens.jobs.trends`), cached per catalogue version, and
 ``GET /v1/trends/report``: the self-contained HTML report of the same run."""
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
@@ -20,21 +22,46 @@ Signal = Literal["category", "garment", "colour", "articleType", "silhouette"]
 
 def build(state: ServerState) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["trends"])
+    lock = threading.Lock()
+    cache: dict[tuple[str, ...], Any] = {}
 
-    def run(by: str, signal: str) -> Any:
-        from fashionlens.analysis.trends.analyse import TrendConfig
-        from fashionlens.jobs.trends import run_trends
+    def _version() -> str:
+        catalog = state.catalog
+        return ",".join(
+            str(catalog.version(t)) for t in ("images", "labels", "predictions", "garments", "people")
+        )
 
-        key = hashlib.sha256(f"{by}|{signal}".encode()).hexdigest()[:12]
-        out = state.settings.cache_dir / "server-trends" / key
-        return run_trends(state.settings, out, TrendConfig(by=by, signal=signal), segment=False)
+    def tables(by: str, signal: str) -> Any:
+        """The analysis (no plots): cached per request and catalogue version."""
+        from fashionlens.analysis.trends.analyse import TrendConfig, analyse
+        from fashionlens.analysis.trends.signals import read_signals
+        from fashionlens.core.errors import NotReadyError
+
+        key = ("tables", by, signal, _version())
+        with lock:
+            if key not in cache:
+                signals = read_signals(state.catalog)
+                if signals.empty:
+                    raise NotReadyError("the catalogue has no images; run `fashionlens ingest` first")
+                cache[key] = analyse(signals, TrendConfig(by=by, signal=signal))
+            return cache[key]
+
+    def report_file(by: str, signal: str) -> Any:
+        from fashionlens.analysis.trends.report import write_report
+
+        key = ("report", by, signal, _version())
+        result = tables(by, signal)
+        with lock:
+            if key not in cache:
+                name = hashlib.sha256("|".join(key).encode()).hexdigest()[:12]
+                cache[key] = write_report(result, state.settings.cache_dir / "server-trends" / name).html_path
+            return cache[key]
 
     @router.get("/trends", responses=schemas.errors(400, 409, 422, 504), summary="Trends by group")
     async def trends(by: By = Query("source"), signal: Signal = Query("category")) -> dict[str, Any]:
-        result = await call(state, run, by, signal, what="trends")
-        tables = result.tables
-        chi = tables.chi_square
-        shares = tables.shares.to_dict(orient="records") if not tables.shares.empty else []
+        result = await call(state, tables, by, signal, what="trends")
+        chi = result.chi_square
+        shares = result.shares.to_dict(orient="records") if not result.shares.empty else []
         return {
             "status": "success",
             "by": by,
@@ -48,7 +75,7 @@ def build(state: ServerState) -> APIRouter:
                 "p_value": chi.p_value,
                 "cramers_v": chi.cramers_v,
             },
-            "notes": list(tables.notes),
+            "notes": list(result.notes),
             "report_url": f"/v1/trends/report?by={by}&signal={signal}",
         }
 
@@ -59,7 +86,7 @@ def build(state: ServerState) -> APIRouter:
         summary="The trends report (one self-contained HTML page)",
     )
     async def report(by: By = Query("source"), signal: Signal = Query("category")) -> Any:
-        result = await call(state, run, by, signal, what="trends")
-        return FileResponse(result.report.html_path, media_type="text/html")
+        path = await call(state, report_file, by, signal, what="trends report")
+        return FileResponse(path, media_type="text/html")
 
     return router

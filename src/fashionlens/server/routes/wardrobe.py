@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, File, Form, Path, Query, UploadFile
 from fastapi.responses import FileResponse
 
 from fashionlens.server import schemas
+from fashionlens.server.errors import ApiError
 from fashionlens.server.routes.common import NO_NUL, api_key_dependency, call, image_from_bytes, read_upload
 from fashionlens.server.state import ServerState
 
@@ -33,6 +34,19 @@ def build(state: ServerState) -> APIRouter:
                 holder["w"].store.recover()
             return holder["w"]
 
+    async def run(fn: Any, what: str) -> Any:
+        """A wardrobe call; a well-formed request with a value the wardrobe refuses (a status it
+        does not know, a field it cannot edit) is 422, a missing item 404, a stale version 409."""
+        from fashionlens.core.errors import InvalidInputError
+        from fashionlens.services.wardrobe_items import NotFoundError
+
+        try:
+            return await call(state, fn, what=what)
+        except NotFoundError:
+            raise
+        except InvalidInputError as exc:
+            raise ApiError(422, str(exc)) from exc
+
     def item_out(item: Any) -> dict[str, Any]:
         return {**item.to_dict(), "crop_url": f"/v1/wardrobe/items/{item.item_id}/crop"}
 
@@ -43,10 +57,9 @@ def build(state: ServerState) -> APIRouter:
         colour: str | None = Query(None, pattern=NO_NUL, description="A colour name."),
         text: str | None = Query(None, pattern=NO_NUL, description="Words in the name, notes or tags."),
     ) -> dict[str, Any]:
-        items = await call(
-            state, lambda: wardrobe().list_items(status=status, role=role, colour=colour, text=text),
-            what="wardrobe",
-        )  # fmt: skip
+        items = await run(
+            lambda: wardrobe().list_items(status=status, role=role, colour=colour, text=text), "wardrobe"
+        )
         return {"status": "success", "items": [item_out(i) for i in items]}
 
     @router.post(
@@ -64,10 +77,8 @@ def build(state: ServerState) -> APIRouter:
         data = await read_upload(image, state.config.max_upload_bytes, "image")
         await image_from_bytes(state, data, "image")  # sniffed and checked: 413 / 415 / 422
         name = image.filename or "photo.jpg"
-        report = await call(
-            state,
-            lambda: wardrobe().add_upload(data, name, single=single, category=category),
-            what="wardrobe add",
+        report = await run(
+            lambda: wardrobe().add_upload(data, name, single=single, category=category), "wardrobe add"
         )
         return {
             "status": "success",
@@ -78,7 +89,7 @@ def build(state: ServerState) -> APIRouter:
 
     @router.get("/items/{item_id}", responses=schemas.errors(400, 404, 422, 504), summary="One item")
     async def show(item_id: str = ItemId) -> dict[str, Any]:
-        item = await call(state, lambda: wardrobe().get(item_id), what="wardrobe")
+        item = await run(lambda: wardrobe().get(item_id), "wardrobe")
         return {"status": "success", "item": item_out(item)}
 
     @router.get(
@@ -88,7 +99,7 @@ def build(state: ServerState) -> APIRouter:
         summary="The item cut out on white (PNG)",
     )
     async def crop(item_id: str = ItemId) -> Any:
-        path = await call(state, lambda: wardrobe().crop_file(item_id), what="wardrobe")
+        path = await run(lambda: wardrobe().crop_file(item_id), "wardrobe")
         return FileResponse(path, media_type="image/png")
 
     @router.patch(
@@ -102,9 +113,7 @@ def build(state: ServerState) -> APIRouter:
         changes: dict[str, Any] = Body(..., description='Fields to set, e.g. {"brand": "Uniqlo"}.'),
         version: int | None = Query(None, ge=0, description="The version you read (optimistic check)."),
     ) -> dict[str, Any]:
-        item = await call(
-            state, lambda: wardrobe().edit(item_id, changes, expected_version=version), what="wardrobe edit"
-        )  # fmt: skip
+        item = await run(lambda: wardrobe().edit(item_id, changes, expected_version=version), "wardrobe edit")
         return {"status": "success", "item": item_out(item)}
 
     @router.delete(
@@ -117,9 +126,7 @@ def build(state: ServerState) -> APIRouter:
         item_id: str = ItemId,
         version: int | None = Query(None, ge=0, description="The version you read (optimistic check)."),
     ) -> dict[str, Any]:
-        await call(
-            state, lambda: wardrobe().remove(item_id, expected_version=version), what="wardrobe remove"
-        )
+        await run(lambda: wardrobe().remove(item_id, expected_version=version), "wardrobe remove")
         return {"status": "success", "removed": item_id}
 
     @router.post(
@@ -129,7 +136,7 @@ def build(state: ServerState) -> APIRouter:
         summary="Revert the newest change to the wardrobe",
     )
     async def undo() -> dict[str, Any]:
-        applied = await call(state, lambda: wardrobe().undo(), what="wardrobe undo")
+        applied = await run(lambda: wardrobe().undo(), "wardrobe undo")
         return {"status": "success", "undone": applied is not None}
 
     @router.get(
@@ -142,10 +149,9 @@ def build(state: ServerState) -> APIRouter:
     ) -> dict[str, Any]:
         from fashionlens.services.outfits import OutfitRequest
 
-        found = await call(
-            state, lambda: wardrobe().outfits(OutfitRequest(season=season, occasion=occasion, n=n)),
-            what="outfits",
-        )  # fmt: skip
+        found = await run(
+            lambda: wardrobe().outfits(OutfitRequest(season=season, occasion=occasion, n=n)), "outfits"
+        )
         return {"status": "success", "outfits": [o.to_dict() for o in found]}
 
     return router
