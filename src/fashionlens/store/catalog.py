@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -163,8 +164,17 @@ class Catalog:
             return sorted(self._db.list_tables(limit=None).tables)
 
     def _open(self, name: str) -> Any:
-        with guard(self.path, name, "open"):
-            return self._db.open_table(name)
+        # a table another process is creating is listed a moment before its first commit lands:
+        # wait for it a little rather than fail
+        for attempt in range(20):
+            try:
+                with guard(self.path, name, "open"):
+                    return self._db.open_table(name)
+            except StoreError as exc:
+                if "was not found" not in str(exc) or attempt == 19:
+                    raise
+                time.sleep(0.05)
+        raise StoreError(f"table {name} in {self.path}: could not be opened")
 
     def open_table(self, name: str) -> Any:
         """The LanceDB table ``name``, for reads the methods here do not cover. Write only through
