@@ -120,7 +120,8 @@ def kid_curve_plot(
             ax.plot(xs, ys, marker="o", markersize=3, label=name)
     if floor is not None:
         ax.axhline(floor, color="0.4", linestyle="--", linewidth=1, label="real vs real")
-    ax.set_yscale("symlog", linthresh=1e-3)
+    ax.set_ylim(bottom=min(0.0, floor or 0.0))
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("epoch")
     ax.set_ylabel("KID (MobileNetV2 features)")
     ax.legend()
