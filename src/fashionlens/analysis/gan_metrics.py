@@ -27,7 +27,6 @@ import hashlib
 import importlib.util
 import logging
 import warnings
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -369,21 +368,3 @@ def split_halves(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Two disjoint random halves of ``range(n)`` (the real-vs-real floor)."""
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[: n // 2]), np.sort(perm[n // 2 : 2 * (n // 2)])
-
-
-def summary(
-    real: Any, fake: Any, *, k: int = 5, kid_subsets: int = 50, kid_size: int = 1000
-) -> dict[str, Any]:
-    """KID and PRDC of ``fake`` against ``real`` features as one plain dict."""
-    kd = kid(real, fake, n_subsets=kid_subsets, subset_size=kid_size)
-    pr = prdc(real, fake, k=k)
-    return {
-        "kid": kd.mean,
-        "kid_std": kd.std,
-        **{f: getattr(pr, f) for f in ("precision", "recall", "density", "coverage")},
-    }
-
-
-def as_sequence(images: Sequence[np.ndarray]) -> np.ndarray:
-    """A list of uint8 (H, W, 3) arrays of one size as one (N, H, W, 3) array."""
-    return _uint8_batch(np.stack(list(images)))
