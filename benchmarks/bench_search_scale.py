@@ -177,10 +177,10 @@ def dir_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1024**2
 
 
-def index_config(kind: str, rows: int, dim: int) -> Any:
+def index_config(kind: str, rows: int, dim: int, ivf_partitions: int | None = None) -> Any:
     from lancedb import index
 
-    ivf = max(1, min(1024, round(rows**0.5)))  # the project's IVF rule (AnnConfig.partitions)
+    ivf = ivf_partitions or partitions_of("IVF", rows)
     hnsw = max(1, rows // 100_000)  # one HNSW graph per ~100k rows
     sub = next(s for s in (dim // 8, dim // 16, dim // 4, 1) if s and dim % s == 0)
     return {
@@ -193,7 +193,10 @@ def index_config(kind: str, rows: int, dim: int) -> Any:
     }[kind]()
 
 
-def partitions_of(kind: str, rows: int) -> int:
+def partitions_of(kind: str, rows: int, ivf_partitions: int | None = None) -> int:
+    """The project's rules (`AnnConfig.partitions`), or ``ivf_partitions`` for the IVF kinds."""
+    if ivf_partitions and "HNSW" not in kind:
+        return ivf_partitions
     return max(1, rows // 100_000) if "HNSW" in kind else max(1, min(1024, round(rows**0.5)))
 
 
@@ -211,7 +214,7 @@ def sweep(kind: str, partitions: int) -> list[dict[str, Any]]:
             for p in probes
             for ef in (100, 200, 400)
         ]
-    probes = sorted({min(partitions, p) for p in (8, 16, 32, 64, 128)})
+    probes = sorted({min(partitions, p) for p in (8, 16, 32, 64, 128, 256)})
     return [{"nprobes": p, "refine_factor": r} for r in refines for p in probes]
 
 
@@ -267,6 +270,9 @@ def main() -> None:
     ap.add_argument("--real", action="store_true", help="the product embeddings instead of synthetic rows")
     ap.add_argument("--home", type=Path, default=None, help="--real: a FASHIONLENS home to embed into/reuse")
     ap.add_argument("--types", nargs="+", default=list(ALL_TYPES), choices=ALL_TYPES)
+    ap.add_argument(
+        "--ivf-partitions", type=int, default=None, help="IVF partitions (default: sqrt(rows), <= 1024)"
+    )
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--exact-queries", type=int, default=20, help="queries timed without the index")
     ap.add_argument("--k", type=int, default=10)
@@ -305,9 +311,13 @@ def main() -> None:
             before = dir_mb(work)
             with PeakRss() as mem:
                 t0 = time.perf_counter()
-                table.create_index("vector", config=index_config(kind, data.rows, data.dim), replace=True)
+                table.create_index(
+                    "vector",
+                    config=index_config(kind, data.rows, data.dim, args.ivf_partitions),
+                    replace=True,
+                )
                 build = time.perf_counter() - t0
-            partitions = partitions_of(kind, data.rows)
+            partitions = partitions_of(kind, data.rows, args.ivf_partitions)
             entry: dict[str, Any] = {
                 "partitions": partitions, "build_s": build, "build_peak_rss_mb": mem.peak - mem.base,
                 "index_disk_mb": dir_mb(work) - before, "queries": [],
