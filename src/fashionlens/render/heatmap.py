@@ -70,30 +70,27 @@ def distance_heatmap(
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise InvalidInputError(f"{out}: the heatmap is written as PNG; use a .png file name")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     dist = cosine_distances(vectors)
     n = len(labels)
     size = min(4 + 0.45 * n, 30)
-    fig, ax = plt.subplots(figsize=(size + 1.5, size))
-    try:
-        image = ax.imshow(dist, cmap="viridis", vmin=0.0, vmax=max(float(dist.max()), 1e-6))
-        ax.set_xticks(range(n), labels=list(labels), rotation=90, fontsize=8)
-        ax.set_yticks(range(n), labels=list(labels), fontsize=8)
-        if n <= 20:
-            for i in range(n):
-                for j in range(n):
-                    colour = "white" if dist[i, j] < 0.6 * dist.max() else "black"
-                    ax.text(j, i, f"{dist[i, j]:.2f}", ha="center", va="center", fontsize=6, color=colour)
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="1 - cosine similarity")
-        ax.set_title(title)
-        fig.tight_layout()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=120)
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=(size + 1.5, size))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    image = ax.imshow(dist, cmap="viridis", vmin=0.0, vmax=max(float(dist.max()), 1e-6))
+    ax.set_xticks(range(n), labels=list(labels), rotation=90, fontsize=8)
+    ax.set_yticks(range(n), labels=list(labels), fontsize=8)
+    if n <= 20:
+        for i in range(n):
+            for j in range(n):
+                colour = "white" if dist[i, j] < 0.6 * dist.max() else "black"
+                ax.text(j, i, f"{dist[i, j]:.2f}", ha="center", va="center", fontsize=6, color=colour)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="1 - cosine similarity")
+    ax.set_title(title)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
     logger.info("wrote a %dx%d distance heatmap to %s", n, n, out)
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -138,4 +139,24 @@ def test_report_is_self_contained(signals: pd.DataFrame, tmp_path: Path) -> None
     assert (tmp_path / "out" / "signals.parquet").is_file()
     assert set(report_tables(t)) >= {"pairwise", "adoption_gap", "forecast_scores", "chi_square"}
     assert render_html(t, {}, {}).startswith("<!doctype html>")
-    assert "matplotlib.pyplot" not in sys.modules  # drawn without pyplot
+
+
+def test_reports_and_heatmaps_never_import_pyplot(signals: pd.DataFrame, tmp_path: Path) -> None:
+    """pyplot keeps global state (a backend, open figures): a server drawing plots must not touch it."""
+    signals.to_parquet(tmp_path / "signals.parquet")
+    code = f"""
+import sys
+import numpy as np
+import pandas as pd
+from fashionlens.render.heatmap import distance_heatmap
+from fashionlens.analysis.trends.analyse import TrendConfig, analyse
+from fashionlens.analysis.trends.report import write_report
+signals = pd.read_parquet({str(tmp_path / "signals.parquet")!r})
+write_report(analyse(signals, TrendConfig()), {str(tmp_path / "out")!r})
+distance_heatmap(np.eye(3, dtype="float32") + 0.1, ["a", "b", "c"], {str(tmp_path / "h.png")!r})
+assert "matplotlib.pyplot" not in sys.modules, "pyplot was imported"
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "h.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "out" / "report.html").is_file()
