@@ -149,3 +149,54 @@ def text_tower(
         common.console.print(
             f"use it with --weights-dir {report.path.parent} --backbone mobilenet_v2_minilm.products"
         )
+
+
+@train_app.command("backbone")
+def backbone(
+    ctx: typer.Context,
+    epochs: int = typer.Option(5, help="Passes over the training products."),
+    image_size: int = typer.Option(224, help="Training crop size in pixels (evaluation: 224 centre crop)."),
+    batch_size: int = typer.Option(32, help="Images per training step."),
+    lr: float = typer.Option(1e-3, help="Peak AdamW learning rate of the attribute heads."),
+    backbone_lr: float = typer.Option(3e-4, help="Peak AdamW learning rate of the backbone."),
+    seed: int = typer.Option(0, help="Seed of the split (as `train attributes`) and of training."),
+    threads: int = typer.Option(0, help="torch threads (0: torch's default)."),
+    resume: bool = typer.Option(False, help="Continue an interrupted run from its last epoch."),
+) -> None:
+    """Fine-tune MobileNetV2 end to end on the catalogue's attributes, embed with it, fit the heads.
+
+    Needs the catalogue ingested (`ingest products`) and embedded with mobilenet_v2.imagenet
+    (`embed`), whose rows define the split. Writes HOME/models/mobilenet_v2.products.pt, which the
+    backbone mobilenet_v2.products then uses instead of the weights the package ships."""
+    from fashionlens.store.catalog import Catalog
+    from fashionlens.training.finetune import FinetuneOptions, finetune_and_fit
+
+    with common.errors(ctx):
+        settings = common.state(ctx).settings()
+        options = FinetuneOptions(
+            epochs=epochs,
+            image_size=image_size,
+            batch_size=batch_size,
+            lr=lr,
+            backbone_lr=backbone_lr,
+            seed=seed,
+            num_threads=threads,
+            device=settings.device,
+        )
+        with common.bar("fine-tune mobilenet_v2 on the catalogue") as progress:
+            tuned, heads = finetune_and_fit(
+                Catalog(settings.db_path), settings, options, resume=resume, progress=progress
+            )
+        common.console.print(
+            f"fine-tuned {tuned.target}: train {tuned.n_train}, validation {tuned.n_val}, "
+            f"test {tuned.n_test}; best epoch {tuned.best_epoch} of {tuned.epochs_run} "
+            f"({tuned.seconds:.0f}s); weights {tuned.weights_path}",
+            highlight=False,
+        )
+        common.console.print(
+            "its own linear heads on the test split: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in tuned.test_accuracy.items()),
+            highlight=False,
+        )
+        common.console.print(heads.table(), highlight=False)
+        common.console.print(f"attribute classifier saved to {heads.classifier_path}", highlight=False)

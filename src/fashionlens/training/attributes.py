@@ -125,8 +125,11 @@ def load_attribute_data(
             "ingest a product catalogue first (`fashionlens ingest products DIR`)"
         )
     emb = catalog.embeddings(backbone_id)
-    keep = np.asarray([i in raw for i in emb.ids], dtype=bool)
-    ids = [i for i, k in zip(emb.ids, keep, strict=True) if k]
+    # sorted by image id: every backbone's embeddings give the same rows in the same order, so
+    # the split (drawn from positions) is the same whichever space the heads learn in
+    rows = sorted((i, n) for n, i in enumerate(emb.ids) if i in raw)
+    ids = [i for i, _ in rows]
+    keep = np.asarray([n for _, n in rows], dtype=np.int64)
     if len(ids) < len(raw):
         logger.warning("%d labelled images have no %s embedding yet", len(raw) - len(ids), backbone_id)
     labels = {a: [target_label(a, raw[i].get(a)) for i in ids] for a in attributes}

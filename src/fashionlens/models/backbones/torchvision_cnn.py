@@ -48,6 +48,16 @@ SPECS = (
         extra={"interpolation": "bilinear", "fold_bn": True},
     ),
     BackboneSpec(
+        name="mobilenet_v2.products",
+        dim=1280,
+        weights_file="mobilenet_v2.products.pt",
+        weights_url=None,
+        resize_size=256,
+        description="MobileNetV2 fine-tuned end to end on the product catalogue's attributes by this "
+        "project (`fashionlens train backbone`); fp16 weights ship with fashionlens",
+        extra={"interpolation": "bilinear", "fold_bn": True, "shipped": "mobilenet_v2.products.pt"},
+    ),
+    BackboneSpec(
         name="resnet50.imagenet",
         dim=2048,
         weights_file="resnet50-11ad3fa6.pth",
