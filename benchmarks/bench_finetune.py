@@ -40,7 +40,8 @@ BASE = "mobilenet_v2.imagenet"
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    default_data = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    ap.add_argument("--data", type=Path, default=default_data)
     ap.add_argument("--home", type=Path, default=None)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--image-size", type=int, default=224)
