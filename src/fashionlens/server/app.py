@@ -24,8 +24,9 @@ logger = logging.getLogger(__name__)
 DESCRIPTION = """\
 Turn fashion images into structured data over HTTP: attributes (the seed routes `/predict` and
 `/predict_base64`), a full description (colours, category, people and garments with masks and an
-overlay), search by image, text or image id, zero-shot labels, segmentation, video jobs and the
-catalogue. Every error answers `{"status": "error", "error": "..."}`.
+overlay), search by image, text or image id, zero-shot labels, segmentation, video jobs, the
+catalogue and generated garment images (a conditional DCGAN).
+Every error answers `{"status": "error", "error": "..."}`.
 """
 
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings, config: ServerConfig | None = None) -> Any:
         catalogue,
         colour,
         describe,
+        generate,
         health,
         images,
         jobs,
@@ -85,6 +87,7 @@ def create_app(settings: Settings, config: ServerConfig | None = None) -> Any:
         catalogue,
         trends,
         wardrobe,
+        generate,
     )
     for module in modules:
         app.include_router(module.build(state))

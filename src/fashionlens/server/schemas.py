@@ -258,3 +258,59 @@ class ReportResponse(BaseModel):
     report: dict[str, Any] = Field(
         description="The video report (what `fashionlens video` writes as matches.json)."
     )
+
+
+# -- generate --------------------------------------------------------------------------------
+
+GENERATE_MAX_N, GENERATE_MAX_SCALE = 64, 4
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    n: int = Field(16, ge=1, le=GENERATE_MAX_N, description="Images (frames with interpolate, at least 2).")
+    label: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="Article type (see /v1/generate/options); default: drawn per image.",
+    )
+    colour: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="Colour group (see /v1/generate/options); default: drawn per image.",
+    )
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Noise seed: the same seed gives the same images.")
+    interpolate: bool = Field(False, description="A latent walk of n frames in one row instead of a grid.")
+    scale: int = Field(2, ge=1, le=GENERATE_MAX_SCALE, description="Nearest-neighbour upscale of the PNG.")
+
+
+class GenerateResponse(BaseModel):
+    status: Literal["success"] = "success"
+    model_id: str
+    png: str = Field(description="Base64 PNG: the grid (or the interpolation strip).")
+    width: int
+    height: int
+    columns: int
+    rows: int
+    tile: int = Field(description="Pixels per image side in the PNG (64 * scale).")
+    padding: int = Field(description="White pixels between and around the images (2 * scale).")
+    n: int = Field(description="Images in the PNG.")
+    seed: int
+    interpolate: bool
+    label: str | None = Field(description="The requested label as the model spells it.")
+    colour: str | None = Field(description="The requested colour as the model spells it.")
+    conditions: list[dict[str, str]] = Field(
+        description="Per image, in grid order, what it was conditioned on: {'label': ..., 'colour': ...}."
+    )
+    seconds: float
+
+
+class GenerateOptionsResponse(BaseModel):
+    status: Literal["success"] = "success"
+    model_id: str
+    labels: list[str] = Field(description="Article types the generator knows ('other': the rest).")
+    colours: list[str] = Field(description="Colour groups the generator knows.")
+    image_size: int
+    max_n: int
+    max_scale: int
