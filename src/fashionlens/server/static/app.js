@@ -10,7 +10,7 @@ const CATEGORY_RGB = {
   "scarf/tie": [152, 223, 138],
 };
 const HEADS = { articleType: "article", baseColour: "colour", season: "season", gender: "gender", usage: "usage" };
-const SLOTS = { wardrobe: "Wardrobe", trends: "Trends", generate: "Generate" };
+const SLOTS = { wardrobe: "Wardrobe", trends: "Trends" };
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const state = { models: null, browseOffset: 0, browseTotal: 0, facetsLoaded: false };
@@ -65,7 +65,7 @@ async function pollReady() {
 
 function showPage() {
   const name = (location.hash || "#upload").slice(1);
-  const known = ["upload", "search", "catalogue", "webcam"];
+  const known = ["upload", "search", "catalogue", "webcam", "generate"];
   for (const page of document.querySelectorAll(".page")) page.hidden = true;
   for (const link of document.querySelectorAll("#nav a")) link.classList.toggle("active", link.dataset.page === name);
   if (SLOTS[name]) {
@@ -77,6 +77,7 @@ function showPage() {
   $(`#page-${page}`).hidden = false;
   if (page === "catalogue") { loadFacets(); if (!$("#browse-grid").children.length) browse(0); }
   if (page === "search") loadFacets();
+  if (page === "generate") loadGenerateOptions();
 }
 
 /* -- galleries ---------------------------------------------------------------------------- */
@@ -359,6 +360,62 @@ function stopWebcam() {
   $("#webcam-stop").disabled = true;
 }
 
+/* -- generate ----------------------------------------------------------------------------- */
+
+async function loadGenerateOptions() {
+  const form = $("#generate-form");
+  if (form.dataset.ready) return;
+  try {
+    const body = await api("/v1/generate/options");
+    for (const [id, values] of [["#generate-label", body.labels], ["#generate-colour", body.colours]]) {
+      const select = $(id);
+      select.replaceChildren(select.options[0]);
+      for (const value of values) select.append(el("option", { value }, value));
+    }
+    $("#generate-n").max = body.max_n;
+    $("#generate-scale").max = body.max_scale;
+    $("#generate-info").textContent = `model ${body.model_id}`;
+    form.dataset.ready = "1";
+  } catch (err) {
+    $("#generate-info").textContent = `generator: ${err.message}`;
+  }
+}
+
+function whole(id, fallback) {
+  const value = Math.trunc(Number($(id).value));
+  return Number.isFinite(value) && $(id).value !== "" ? value : fallback;
+}
+
+async function generateImages(event) {
+  event.preventDefault();
+  const info = $("#generate-info");
+  const button = $("#generate-button");
+  const request = {
+    n: whole("#generate-n", 16), seed: whole("#generate-seed", 0), scale: whole("#generate-scale", 2),
+    interpolate: $("#generate-interpolate").checked,
+  };
+  for (const key of ["label", "colour"]) if ($(`#generate-${key}`).value) request[key] = $(`#generate-${key}`).value;
+  button.disabled = true;
+  info.textContent = "generating…";
+  try {
+    const body = await api("/v1/generate", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request),
+    });
+    const img = $("#generate-image");
+    img.src = `data:image/png;base64,${body.png}`;
+    img.dataset.seed = String(body.seed);
+    img.hidden = false;
+    const kinds = [...new Set(body.conditions.map((c) => Object.values(c).join(" / ")))];
+    const what = kinds.length ? `: ${kinds.slice(0, 6).join(", ")}${kinds.length > 6 ? ", …" : ""}` : "";
+    const unit = body.interpolate ? "frames" : "images";
+    info.textContent = `${body.n} ${unit}, seed ${body.seed}${what} (${body.model_id}, ${Math.round(body.seconds * 1000)} ms)`;
+  } catch (err) {
+    info.textContent = `generation failed: ${err.message}`;
+  } finally {
+    button.disabled = false;
+  }
+}
+
 /* -- wiring ------------------------------------------------------------------------------- */
 
 function init() {
@@ -381,6 +438,7 @@ function init() {
   $("#browse-next").addEventListener("click", () => browse(state.browseOffset + 48));
   $("#webcam-start").addEventListener("click", startWebcam);
   $("#webcam-stop").addEventListener("click", stopWebcam);
+  $("#generate-form").addEventListener("submit", generateImages);
 }
 
 document.addEventListener("DOMContentLoaded", init);
