@@ -65,7 +65,15 @@ def attributes(
         True, help="Give the colour head a Lab colour histogram of the image as well."
     ),
     attribute: list[str] | None = typer.Option(
-        None, "--attribute", help="Train only these heads (repeatable); default: all five."
+        None,
+        "--attribute",
+        help="Train these heads (repeatable); default: the catalogue's five. `label`: the folder labels "
+        "of `ingest folder --labels-from-subfolders` (all classes, not the coarse ones).",
+    ),
+    split: str = typer.Option(
+        "auto",
+        help="auto: the recorded train/valid/test splits when the images have them (e.g. train/ and "
+        "validation/ folders), else stratified; recorded; stratified.",
     ),
     resume: bool = typer.Option(False, help="Continue an interrupted run from checkpoints/last.pt."),
 ) -> None:
@@ -101,6 +109,7 @@ def attributes(
                 label_smoothing=label_smoothing,
                 class_weight_power=class_weight_power,
                 colour_features=colour_features,
+                split=split,
                 resume=resume,
                 progress=progress,
             )
@@ -161,14 +170,24 @@ def backbone(
     backbone_lr: float = typer.Option(3e-4, help="Peak AdamW learning rate of the backbone."),
     seed: int = typer.Option(0, help="Seed of the split (as `train attributes`) and of training."),
     threads: int = typer.Option(0, help="torch threads (0: torch's default)."),
+    target: str = typer.Option(
+        "mobilenet_v2.products",
+        help="The backbone the weights are for: mobilenet_v2.products (catalogue attributes) or "
+        "mobilenet_v2.clothing (folder labels, with --attribute label).",
+    ),
+    attribute: list[str] | None = typer.Option(
+        None, "--attribute", help="Heads to learn (repeatable); default: the catalogue's five."
+    ),
     resume: bool = typer.Option(False, help="Continue an interrupted run from its last epoch."),
 ) -> None:
     """Fine-tune MobileNetV2 end to end on the catalogue's attributes, embed with it, fit the heads.
 
     Needs the catalogue ingested (`ingest products`) and embedded with mobilenet_v2.imagenet
-    (`embed`), whose rows define the split. Writes HOME/models/mobilenet_v2.products.pt, which the
-    backbone mobilenet_v2.products then uses instead of the weights the package ships."""
+    (`embed`), whose rows define the split (as `train attributes`: recorded train/valid splits
+    when the images have them). Writes HOME/models/<target>.pt, which the backbone <target> then
+    uses instead of the weights the package ships."""
     from fashionlens.store.catalog import Catalog
+    from fashionlens.training.attributes import ATTRIBUTES
     from fashionlens.training.finetune import FinetuneOptions, finetune_and_fit
 
     with common.errors(ctx):
@@ -182,8 +201,10 @@ def backbone(
             seed=seed,
             num_threads=threads,
             device=settings.device,
+            target=target,
+            attributes=tuple(attribute) if attribute else ATTRIBUTES,
         )
-        with common.bar("fine-tune mobilenet_v2 on the catalogue") as progress:
+        with common.bar(f"fine-tune {target}") as progress:
             tuned, heads = finetune_and_fit(
                 Catalog(settings.db_path), settings, options, resume=resume, progress=progress
             )

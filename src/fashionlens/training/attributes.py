@@ -88,6 +88,7 @@ class AttributeData:
     paths: list[str]
     content_hashes: list[str]
     backbone_id: str
+    splits: list[str] = field(default_factory=list)  # each image's recorded split (train, valid...)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -101,6 +102,7 @@ class AttributeData:
             [self.paths[i] for i in keep],
             [self.content_hashes[i] for i in keep],
             self.backbone_id,
+            [self.splits[i] for i in keep] if self.splits else [],
         )
 
 
@@ -110,7 +112,9 @@ def load_attribute_data(
     """Catalogued images with at least one attribute label and a ``backbone_id`` embedding."""
     images = {
         r["image_id"]: r
-        for r in catalog.read("images", columns=["image_id", "image_path", "content_hash"]).to_pylist()
+        for r in catalog.read(
+            "images", columns=["image_id", "image_path", "content_hash", "split"]
+        ).to_pylist()
     }
     raw: dict[str, dict[str, object]] = {}
     for row in catalog.read("labels", columns=["image_id", "attributes_json"]).to_pylist():
@@ -140,6 +144,7 @@ def load_attribute_data(
         [images[i]["image_path"] for i in ids],
         [images[i]["content_hash"] for i in ids],
         backbone_id,
+        [images[i]["split"] or "unsplit" for i in ids],
     )
 
 
@@ -163,6 +168,58 @@ def stratified_split(
         )
     keep, held = train_test_split(common, test_size=test_size, random_state=seed, stratify=y[common])
     return np.sort(np.concatenate([keep, index[is_rare]])), np.sort(held)
+
+
+SPLIT_METHODS = ("auto", "recorded", "stratified")
+
+
+def draw_split(
+    data: AttributeData,
+    strata: Sequence[str | None],
+    method: str,
+    test_size: float,
+    val_size: float,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """``(train, validation, test)`` indices and a sentence saying how they were drawn.
+
+    ``recorded``: the splits the images were ingested with (``train/`` and ``validation/``
+    folders, a COCO export's splits): ``test`` images are the test set (``valid`` ones then
+    validate), else the ``valid`` images are; validation is otherwise carved from ``train``.
+    ``stratified``: ``test_size`` held out, stratified by ``strata``. ``auto``: recorded when the
+    labelled images have both train and valid/test images, else stratified.
+    """
+    if method not in SPLIT_METHODS:
+        raise InvalidInputError(f"split must be one of {', '.join(SPLIT_METHODS)}; got {method!r}")
+    splits = np.asarray(data.splits or ["unsplit"] * len(data), dtype=object)
+    recorded = bool((splits == "train").any() and np.isin(splits, ("valid", "test")).any())
+    if method == "recorded" and not recorded:
+        raise InvalidInputError(
+            "split=recorded: the labelled images were not ingested with train and valid/test splits "
+            f"(found {', '.join(sorted(set(splits.tolist())))})"
+        )
+    if method == "recorded" or (method == "auto" and recorded):
+        has_test = bool((splits == "test").any())
+        test_idx = np.flatnonzero(splits == ("test" if has_test else "valid"))
+        train_pool = np.flatnonzero(splits == "train")
+        if has_test and (splits == "valid").any():
+            val_idx, train_idx = np.flatnonzero(splits == "valid"), train_pool
+            how = "the recorded splits: train, valid (validation), test"
+        else:
+            sub_train, sub_val = stratified_split([strata[int(i)] for i in train_pool], val_size, seed + 1)
+            train_idx, val_idx = train_pool[sub_train], train_pool[sub_val]
+            how = (
+                f"the recorded splits: {'test' if has_test else 'valid'} images are the test set, "
+                f"{val_size:.0%} of train validates (seed {seed})"
+            )
+        return train_idx, val_idx, test_idx, how
+    fit_idx, test_idx = stratified_split(strata, test_size, seed)
+    sub_train, sub_val = stratified_split([strata[i] for i in fit_idx], val_size, seed + 1)
+    how = (
+        f"stratified by articleType: {test_size:.0%} test, {val_size:.0%} of the rest validation "
+        f"(seed {seed}; articleType classes with < {RARE_FOR_SPLIT} images kept in train)"
+    )
+    return fit_idx[sub_train], fit_idx[sub_val], test_idx, how
 
 
 @dataclass(frozen=True)
@@ -243,6 +300,7 @@ def train_attributes(
     class_weight_power: float = 0.5,
     colour_features: bool = True,
     colour_hidden: int = 256,
+    split: str = "auto",
     resume: bool = False,
     progress: Progress = NO_PROGRESS,
 ) -> AttributeReport:
@@ -255,13 +313,18 @@ def train_attributes(
     ``colour_features``, a Lab colour histogram fed with the trunk's output into a colour head with
     ``colour_hidden`` hidden units.
 
+    ``attributes``: label names in the catalogue's labels (``styles.csv`` columns, or ``label``
+    for ``ingest folder --labels-from-subfolders``). ``split``: see `draw_split`.
+
     ``progress.advance(1)`` after each epoch (``progress.start(epochs)`` first). With ``resume``, a
     ``checkpoints/last.pt`` from an interrupted run on the same data and settings is continued.
     """
     started = time.perf_counter()
-    unknown = [a for a in attributes if a not in ATTRIBUTES]
-    if unknown or not attributes:
-        raise InvalidInputError(f"unknown attributes {unknown or '(none)'}; known: {', '.join(ATTRIBUTES)}")
+    if not attributes or any(not str(a).strip() for a in attributes):
+        raise InvalidInputError(
+            f"attributes: expected label names (the catalogue's {', '.join(ATTRIBUTES)}, or `label` "
+            f"for folder labels); got {list(attributes)}"
+        )
     options = trainer.TrainOptions(
         epochs=epochs,
         lr=lr,
@@ -284,14 +347,10 @@ def train_attributes(
         if not ok.all():
             logger.warning("%d images left out: their colour descriptor failed", int((~ok).sum()))
             data, extra = data.subset(ok), extra[ok]
-    strata = data.labels.get("articleType") or [None] * len(data)
-    fit_idx, test_idx = stratified_split(strata, test_size, seed)
-    sub_train, sub_val = stratified_split([strata[i] for i in fit_idx], val_size, seed + 1)
-    train_idx, val_idx = fit_idx[sub_train], fit_idx[sub_val]
-    method = (
-        f"stratified by articleType: {test_size:.0%} test, {val_size:.0%} of the rest validation "
-        f"(seed {seed}; articleType classes with < {RARE_FOR_SPLIT} images kept in train)"
-    )
+    strata = data.labels.get("articleType") or data.labels[attributes[0]]
+    train_idx, val_idx, test_idx, method = draw_split(data, strata, split, test_size, val_size, seed)
+    if "articleType" not in data.labels:
+        method = method.replace("stratified by articleType", f"stratified by {attributes[0]}")
     encoders, skipped = build_encoders(data.labels, train_idx, min_class_count)
     targets = {e.name: e.encode(data.labels[e.name]) for e in encoders}
 
@@ -315,6 +374,7 @@ def train_attributes(
         "test_size": test_size,
         "val_size": val_size,
         "attributes": list(attributes),
+        "split": split,
     }
     classifier = AttributeClassifier(backbone_id, encoders, config, train_config=train_config)
     signature = _signature(data.ids, train_idx, val_idx, classifier.card())

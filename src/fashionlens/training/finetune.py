@@ -43,8 +43,8 @@ from fashionlens.training import kit
 from fashionlens.training.attributes import (
     ATTRIBUTES,
     build_encoders,
+    draw_split,
     load_attribute_data,
-    stratified_split,
 )
 
 logger = logging.getLogger(__name__)
@@ -122,15 +122,6 @@ class FinetuneReport:
     test_accuracy: dict[str, float]  # the fine-tuned network's own linear heads, on the test split
     history: list[dict[str, Any]] = field(default_factory=list)
     skipped_images: list[Skipped] = field(default_factory=list)
-
-
-def split_indices(
-    strata: Sequence[str | None], test_size: float, val_size: float, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(train, val, test)`` indices exactly as `train_attributes` draws them."""
-    fit_idx, test_idx = stratified_split(strata, test_size, seed)
-    sub_train, sub_val = stratified_split([strata[i] for i in fit_idx], val_size, seed + 1)
-    return fit_idx[sub_train], fit_idx[sub_val], test_idx
 
 
 def load_images(
@@ -250,8 +241,10 @@ def finetune_backbone(
         )
     device = kit.resolve_device(options.device)
     data = load_attribute_data(catalog, options.base, options.attributes)
-    strata = data.labels.get("articleType") or [None] * len(data)
-    train_idx, val_idx, test_idx = split_indices(strata, options.test_size, options.val_size, options.seed)
+    strata = data.labels.get("articleType") or data.labels[options.attributes[0]]
+    train_idx, val_idx, test_idx, split_how = draw_split(
+        data, strata, "auto", options.test_size, options.val_size, options.seed
+    )
     encoders, skipped_heads = build_encoders(data.labels, train_idx, options.min_class_count)
     targets = {e.name: np.asarray(e.encode(data.labels[e.name]), dtype=np.int64) for e in encoders}
     skipped: list[Skipped] = []
@@ -363,8 +356,7 @@ def finetune_backbone(
             "backbone_id": options.target,
             "base": options.base,
             "options": kit.config_dict(options),
-            "split": f"as `train attributes`: {options.test_size:.0%} test, "
-            f"{options.val_size:.0%} of the rest validation, stratified by articleType, seed {options.seed}",
+            "split": split_how,
             "n_train": len(train_idx),
             "n_val": len(val_idx),
             "n_test": len(test_idx),

@@ -21,12 +21,11 @@ from fashionlens.jobs.ingest import ingest
 from fashionlens.models import factory
 from fashionlens.models.registry import create_backbone
 from fashionlens.store.catalog import Catalog
-from fashionlens.training.attributes import classifier_path, load_attribute_data
+from fashionlens.training.attributes import classifier_path, draw_split, load_attribute_data
 from fashionlens.training.finetune import (
     FinetuneOptions,
     finetune_and_fit,
     finetune_backbone,
-    split_indices,
 )
 
 N_PRODUCTS = 240
@@ -72,7 +71,7 @@ def test_finetuned_weights_are_found_by_the_registered_backbone(
     old = load_attribute_data(catalog, "mobilenet_v2.imagenet")
     new = load_attribute_data(catalog, "mobilenet_v2.products")
     assert old.ids == new.ids
-    _, _, test = split_indices(old.labels["articleType"], 0.2, 0.15, 0)
+    _, _, test, _ = draw_split(old, old.labels["articleType"], "auto", 0.2, 0.15, 0)
     saved = json.loads(heads.classifier_path.with_suffix(".json").read_text())["metrics"]["test_ids_sha256"]
     assert saved == hashlib.sha256("\n".join(old.ids[i] for i in test).encode()).hexdigest()
 

@@ -83,7 +83,12 @@ def test_spec_is_well_formed(name: str) -> None:
     assert re.fullmatch(r"[a-z0-9_\-]+\.[a-z0-9_\-]+", name), name
     assert spec.arch and spec.tag and spec.dim > 0
     assert spec.weights_file, f"{name}: no weights file name to look for"
-    assert spec.weights_url or spec.offline_package, f"{name}: no way to get its weights"
+    shipped = spec.extra.get("shipped")
+    assert spec.weights_url or spec.offline_package or shipped, f"{name}: no way to get its weights"
+    if shipped:  # weights the project trained: they ship in the package
+        from fashionlens.models.weights import shipped_path
+
+        assert shipped_path(shipped).is_file(), f"{name}: {shipped} is not in the package"
     assert spec.resize_size >= spec.input_size
 
 

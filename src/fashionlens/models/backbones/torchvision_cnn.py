@@ -58,6 +58,17 @@ SPECS = (
         extra={"interpolation": "bilinear", "fold_bn": True, "shipped": "mobilenet_v2.products.pt"},
     ),
     BackboneSpec(
+        name="mobilenet_v2.clothing",
+        dim=1280,
+        weights_file="mobilenet_v2.clothing.pt",
+        weights_url=None,
+        resize_size=256,
+        description="MobileNetV2 fine-tuned end to end on the 10 garment classes of the clothing photos "
+        "(`fashionlens train backbone --target mobilenet_v2.clothing --attribute label`); fp16 weights "
+        "ship with fashionlens",
+        extra={"interpolation": "bilinear", "fold_bn": True, "shipped": "mobilenet_v2.clothing.pt"},
+    ),
+    BackboneSpec(
         name="resnet50.imagenet",
         dim=2048,
         weights_file="resnet50-11ad3fa6.pth",
