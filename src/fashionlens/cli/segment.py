@@ -128,6 +128,8 @@ def train_unet_cmd(
     threads: int | None = typer.Option(None, help="Torch threads."),
     seed: int = typer.Option(0),
     evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate", help="Score the 200 held-out photos."),
+    loss: str = typer.Option("dice_bce", help="dice_bce, or balanced (class-balanced BCE + Dice)."),
+    init: str | None = typer.Option(None, help="Start from these U-Net weights ('shipped' or a file)."),
 ) -> None:
     """Train the U-Net (Dice + BCE) on CCP's training photos; report IoU on the 200 held-out ones."""
     from fashionlens.training.unet import train_unet
@@ -137,7 +139,7 @@ def train_unet_cmd(
             report = train_unet(
                 ccp, out, epochs=epochs, input_hw=input_hw, batch_size=batch_size, lr=lr,
                 encoder_lr_mult=encoder_lr_mult, fraction=fraction, resume=resume, num_threads=threads,
-                seed=seed, evaluate=evaluate, progress=progress,
+                seed=seed, evaluate=evaluate, loss=loss, init=init, progress=progress,
             )  # fmt: skip
         common.console.print(f"weights: {report.out_path} ({report.train_seconds:.0f} s)", highlight=False)
         if report.evaluation is not None:
@@ -150,6 +152,7 @@ def evaluate_unet_cmd(
     ccp: Path = typer.Option(DEFAULT_CCP, help="Clothing Co-Parsing folder."),
     weights: Path | None = _WEIGHTS,
     limit: int | None = typer.Option(None, min=1, help="Only the first N held-out photos."),
+    flip: bool = typer.Option(False, help="Test-time flip: average with the mirrored photo's logits."),
 ) -> None:
     """Per-class IoU, garment mIoU and person IoU on CCP's held-out photos."""
     from fashionlens.analysis.segmentation import evaluate_unet
@@ -159,6 +162,7 @@ def evaluate_unet_cmd(
     with common.errors(ctx):
         _, test = ccp_pixel_split(ccp)
         segmenter = factory.unet(common.state(ctx).settings(), weights)
+        segmenter.flip = flip
         with common.bar("evaluate U-Net") as progress:
             report = evaluate_unet(segmenter, ccp, test[:limit], progress=progress)
         common.console.print(report.table(), highlight=False)

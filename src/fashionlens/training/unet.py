@@ -159,20 +159,31 @@ def train_unet(
     num_threads: int | None = None,
     seed: int = 0,
     evaluate: bool = True,
+    loss: str = "dice_bce",
+    init: str | Path | None = None,
     progress: Progress = NO_PROGRESS,
 ) -> UNetTrainReport:
     """Train the U-Net on CCP's training stems (`ccp_pixel_split`) and write the fp16 weights to
     ``out_path``; the per-epoch checkpoint is ``out_path.with_suffix('.ckpt')``. ``fraction``
     subsamples the training stems (seeded). ``evaluate`` scores the result on the 200 held-out
-    photos. ``progress.start(total)`` gets the number of training steps, ``advance(n)`` steps."""
+    photos. ``progress.start(total)`` gets the number of training steps, ``advance(n)`` steps.
+
+    ``loss``: ``dice_bce`` (BCE + soft Dice) or ``balanced`` (the same with class-balanced BCE:
+    `balanced_pos_weight` from the training masks, so belts and sunglasses are not drowned by
+    background). ``init``: start from these U-Net weights (``"shipped"``, or a weights file)
+    instead of the ImageNet encoder and a fresh decoder."""
     torch = require("torch")
     from fashionlens.models.segmenters.unet import (
         MODEL_ID,
         UNetSegmenter,
+        balanced_pos_weight,
         build_unet,
         dice_bce_loss,
         normalise,
     )
+
+    if loss not in ("dice_bce", "balanced"):
+        raise InvalidInputError(f"loss must be dice_bce or balanced; got {loss!r}")
 
     root = Path(ccp_root)
     out = Path(out_path)
@@ -198,7 +209,23 @@ def train_unet(
     preload_s = time.perf_counter() - t0
     logger.info("preloaded %d training photos at %s in %.1f s", len(train_stems), input_hw, preload_s)
 
-    model = build_unet(len(seg_classes()), encoder_weights="pretrained")
+    if init is None:
+        model = build_unet(len(seg_classes()), encoder_weights="pretrained")
+    else:
+        warm = UNetSegmenter(init)
+        warm_path = warm.resolve_path()
+        model = build_unet(len(seg_classes()))
+        state = torch.load(warm_path, map_location="cpu", weights_only=True)
+        state = state["model"] if isinstance(state, dict) and isinstance(state.get("model"), dict) else state
+        model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
+        logger.info("warm start from %s", warm_path)
+    pos_weight = (
+        torch.from_numpy(balanced_pos_weight(masks, len(seg_classes()))) if loss == "balanced" else None
+    )
+    if pos_weight is not None:
+        logger.info(
+            "class-balanced BCE weights: %s", dict(zip(seg_classes(), pos_weight.tolist(), strict=True))
+        )
     optimizer = torch.optim.AdamW(
         [
             {"params": model.encoder_parameters(), "lr": lr * encoder_lr_mult},
@@ -220,6 +247,8 @@ def train_unet(
         "encoder_lr_mult": encoder_lr_mult,
         "fraction": fraction,
         "seed": seed,
+        "loss": loss,
+        "init": str(init) if init is not None else None,
     }
     start_epoch, epoch_losses, train_s = 0, [], 0.0
     if resume is not None:
@@ -249,12 +278,12 @@ def train_unet(
             y = masks_t[idx].long()
             if augment:
                 x, y = augment_batch(x, y, gen)
-            loss = dice_bce_loss(model(x), y)
+            value = dice_bce_loss(model(x), y, pos_weight=pos_weight)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            value.backward()
             optimizer.step()
             scheduler.step()
-            total += float(loss.detach()) * len(idx)
+            total += float(value.detach()) * len(idx)
             count += len(idx)
             progress.advance(1)
             if (step + 1) % 20 == 0:

@@ -45,3 +45,15 @@ def test_a_crafted_checkpoint_runs_nothing(shared_data: Path, tmp_path: Path) ->
     with pytest.raises(InvalidInputError, match="not a loadable checkpoint"):
         train_unet(shared_data / "ccp", tmp_path / "u.pt", epochs=1, resume=bad, **SMALL)  # type: ignore[arg-type]
     assert not marker.exists()
+
+
+def test_balanced_loss_from_the_shipped_weights(shared_data: Path, tmp_path: Path) -> None:
+    """A warm start keeps what the shipped model knows: its first epoch's loss is far below a cold start's."""
+    torch.manual_seed(0)
+    common = {**SMALL, "input_hw": (336, 224), "loss": "balanced"}
+    warm = train_unet(shared_data / "ccp", tmp_path / "w.pt", epochs=1, init="shipped", **common)  # type: ignore[arg-type]
+    cold = train_unet(shared_data / "ccp", tmp_path / "c.pt", epochs=1, **common)  # type: ignore[arg-type]
+    assert warm.epoch_losses[0] < 0.8 * cold.epoch_losses[0]
+    assert load_checkpoint(Path(warm.checkpoint_path))["config"]["loss"] == "balanced"
+    with pytest.raises(InvalidInputError, match="loss must be"):
+        train_unet(shared_data / "ccp", tmp_path / "x.pt", epochs=1, loss="focal", **SMALL)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from fashionlens.core.errors import InvalidInputError, WeightsNotFoundError
 from fashionlens.core.segmentation import seg_classes
 from fashionlens.models.segmenters.unet import (
     UNetSegmenter,
+    balanced_pos_weight,
     build_unet,
     dice_bce_loss,
     letterbox_geometry,
@@ -236,3 +237,33 @@ def test_big_photos_are_segmented_at_working_size(random_segmenter: UNetSegmente
     assert seg.shape == conf.shape == (3000, 2000) and seg.dtype == np.uint8
     shrunk = np.asarray(Image.fromarray(seg).resize((200, 300), Image.Resampling.NEAREST))
     assert (shrunk == seg_small).mean() > 0.9  # the big photo was seen at about the small one's size
+
+
+def test_balanced_weights_lift_rare_classes_and_leave_absent_ones() -> None:
+    masks = np.zeros((2, 10, 10), np.uint8)
+    masks[:, :5] = 1  # half the pixels: class 1
+    masks[0, 9, 9] = 3  # one pixel: class 3 (rare); class 2 absent
+    w = balanced_pos_weight(masks, 4)
+    assert w.dtype == np.float32 and w.shape == (4,)
+    assert w[3] > w[0] >= 1.0 and w[2] == 1.0  # rarer -> heavier; absent -> 1
+    assert w.max() <= 50.0
+    with pytest.raises(InvalidInputError, match="no labelled pixel"):
+        balanced_pos_weight(np.zeros((0, 4, 4), np.uint8), 4)
+    logits = torch.zeros(2, 4, 10, 10)
+    plain = dice_bce_loss(logits, torch.from_numpy(masks).long())
+    weighted = dice_bce_loss(logits, torch.from_numpy(masks).long(), pos_weight=torch.from_numpy(w))
+    assert float(weighted) > float(plain)  # the rare pixels now count more
+
+
+def test_flip_averages_the_mirrored_logits(random_segmenter: UNetSegmenter) -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (90, 60, 3), dtype=np.uint8)
+    plain = random_segmenter.predict([image])[0][1]
+    random_segmenter.flip = True
+    try:
+        flipped = random_segmenter.predict([image])[0][1]
+        mirrored = random_segmenter.predict([image[:, ::-1].copy()])[0][1]
+    finally:
+        random_segmenter.flip = False
+    assert not np.allclose(plain, flipped)  # the flip changed something
+    np.testing.assert_allclose(flipped, mirrored[:, ::-1], atol=1e-4)  # and is mirror-symmetric

@@ -148,8 +148,12 @@ def dice_bce_loss(
     bce_weight: float = 1.0,
     dice_weight: float = 1.0,
     smooth: float = 1.0,
+    pos_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``bce_weight * BCE-with-logits + dice_weight * (1 - mean soft Dice)`` on one-hot targets.
+
+    ``pos_weight`` ``float (C,)``: class-balanced BCE, each class's positive pixels weighted (see
+    `balanced_pos_weight`); None: plain BCE.
 
     ``logits float (N, C, H, W)``; ``target``: class indices ``int (N, H, W)`` or one-hot
     ``float (N, C, H, W)``. Dice uses sigmoid probabilities, is computed per class over the whole
@@ -172,12 +176,34 @@ def dice_bce_loss(
         raise InvalidInputError(
             f"target must be (N, H, W) indices or one-hot {tuple(logits.shape)}; got {tuple(target.shape)}"
         )
-    bce = F.binary_cross_entropy_with_logits(logits, onehot)
+    if pos_weight is None:
+        bce = F.binary_cross_entropy_with_logits(logits, onehot)
+    else:  # per class: a class's pixels count pos_weight[c] times in its BCE term
+        bce = F.binary_cross_entropy_with_logits(
+            logits, onehot, pos_weight=pos_weight.to(logits.dtype).view(1, c, 1, 1)
+        )
     prob = torch.sigmoid(logits)
     inter = (prob * onehot).sum(dim=(0, 2, 3))
     denom = prob.sum(dim=(0, 2, 3)) + onehot.sum(dim=(0, 2, 3))
     dice = ((2.0 * inter + smooth) / (denom + smooth)).mean()
     return bce_weight * bce + dice_weight * (1.0 - dice)
+
+
+def balanced_pos_weight(
+    masks: np.ndarray, num_classes: int, power: float = 0.5, cap: float = 50.0
+) -> np.ndarray:
+    """``float32 (C,)`` positive-pixel weights from training masks ``uint8 (N, H, W)``: the median
+    class frequency over each class's, to ``power`` (0.5: square root), clipped to ``[1, cap]``;
+    a class absent from the masks gets 1."""
+    counts = np.bincount(np.asarray(masks).ravel(), minlength=num_classes)[:num_classes].astype(np.float64)
+    present = counts > 0
+    if not present.any():
+        raise InvalidInputError("balanced_pos_weight: the masks hold no labelled pixel")
+    freq = counts / counts.sum()
+    median = float(np.median(freq[present]))
+    w = np.ones(num_classes)
+    w[present] = np.clip((median / freq[present]) ** power, 1.0, cap)
+    return w.astype(np.float32)
 
 
 def fold_batchnorm(model: Any) -> Any:
@@ -353,6 +379,7 @@ class UNetSegmenter:
         device: str = "cpu",
         model_id: str = MODEL_ID,
         max_work_pixels: int = MAX_WORK_PIXELS,
+        flip: bool = False,
     ) -> None:
         if batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1; got {batch_size}")
@@ -367,6 +394,7 @@ class UNetSegmenter:
         self.device = device
         self.model_id = model_id
         self.max_work_pixels = max_work_pixels
+        self.flip = flip  # test-time augmentation: average the logits of the image and its mirror
         self.weights_path: Path | None = None
         self.classes = seg_classes()
         self._model: Any = None
@@ -375,7 +403,7 @@ class UNetSegmenter:
     def input_hw(self) -> tuple[int, int]:
         return self._input_hw or DEFAULT_INPUT_HW  # type: ignore[return-value]
 
-    def _resolve(self) -> Path | None:
+    def resolve_path(self) -> Path | None:
         if self.weights is None:
             return None
         if isinstance(self.weights, str) and self.weights == "shipped":
@@ -400,7 +428,7 @@ class UNetSegmenter:
         torch = require("torch")
         if self.num_threads:
             torch.set_num_threads(self.num_threads)
-        path = self._resolve()
+        path = self.resolve_path()
         model = build_unet(len(self.classes))
         if path is not None:
             try:
@@ -474,7 +502,10 @@ class UNetSegmenter:
         batch = torch.from_numpy(np.stack([b for b, _ in boxed]))
         results = []
         with torch.inference_mode():
-            logits = self._model(normalise(batch).to(self.device)).float().cpu()
+            x = normalise(batch).to(self.device)
+            logits = self._model(x).float().cpu()
+            if self.flip:
+                logits = 0.5 * (logits + self._model(x.flip(3)).float().cpu().flip(3))
             for im, (_, (top, left, nh, nw)), lg in zip(images, boxed, logits, strict=True):
                 crop = lg[None, :, top : top + nh, left : left + nw]
                 results.append(
