@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -41,6 +42,9 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+RAY_COMMANDS = frozenset({"embed", "segment"})  # the jobs an engine other than local runs
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -76,6 +80,13 @@ def root(
         },
         debug=debug,
     )
+    chosen = engine or os.environ.get("FASHIONLENS_ENGINE")
+    if chosen and chosen != "local" and ctx.invoked_subcommand not in RAY_COMMANDS:
+        typer.echo(
+            f"note: --engine {chosen} runs {' and '.join(sorted(RAY_COMMANDS))}; "
+            f"`{ctx.invoked_subcommand}` runs on this machine",
+            err=True,
+        )
 
 
 app.add_typer(ingest_app, name="ingest")

@@ -38,3 +38,15 @@ def test_bad_runtime_is_one_clear_line() -> None:
     result = invoke("--runtime", "tensorrt", "embed")
     assert result.exit_code != 0
     assert "runtime must be one of auto, torch, onnx, onnx-int8" in result.output
+
+
+def test_engine_ray_says_which_commands_it_runs(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from fashionlens.cli.app import app
+
+    runner = CliRunner()
+    done = runner.invoke(app, ["--home", str(tmp_path), "--engine", "ray", "info"])
+    assert "--engine ray runs embed and segment; `info` runs on this machine" in done.output
+    quiet = runner.invoke(app, ["--home", str(tmp_path), "--engine", "local", "info"])
+    assert "runs on this machine" not in quiet.output
