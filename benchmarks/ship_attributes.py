@@ -13,6 +13,10 @@ measured in this one run.
     FASHIONLENS_HOME=/tmp/scratch .venv/bin/fashionlens --runtime onnx-int8 train attributes
     .venv/bin/python benchmarks/ship_attributes.py --home /tmp/scratch \
         --backbone-id mobilenet_v2.imagenet+onnx-int8
+
+A fine-tuned backbone (``mobilenet_v2.products``, ``mobilenet_v2.clothing``: `fashionlens train
+backbone`) ships too: its fp16 weights ``HOME/models/<id>.pt`` and their card are copied to
+``src/fashionlens/models/shipped/`` next to the classifier, so it loads offline.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ def held_out_accuracy(classifier, home: Path, backbone_id: str) -> tuple[dict[st
     from fashionlens.core.settings import Settings
     from fashionlens.models.colour.features import colour_features_for
     from fashionlens.store.catalog import Catalog
-    from fashionlens.training.attributes import load_attribute_data, stratified_split
+    from fashionlens.training.attributes import draw_split, load_attribute_data
 
     settings = Settings(home=home)
     tc = classifier.train_config
@@ -44,8 +48,15 @@ def held_out_accuracy(classifier, home: Path, backbone_id: str) -> tuple[dict[st
         extra = colour_features_for(data.paths, data.content_hashes, settings.cache_dir, [])
         ok = np.isfinite(extra).all(axis=1)
         data, extra = data.subset(ok), extra[ok]
-    strata = data.labels.get("articleType") or [None] * len(data)
-    _, test_idx = stratified_split(strata, float(tc["test_size"]), int(tc["seed"]))
+    strata = data.labels.get("articleType") or data.labels[tc["attributes"][0]]
+    _, _, test_idx, _ = draw_split(
+        data,
+        strata,
+        str(tc.get("split", "auto")),
+        float(tc["test_size"]),
+        float(tc["val_size"]),
+        int(tc["seed"]),
+    )
     digest = hashlib.sha256("\n".join(data.ids[i] for i in test_idx).encode()).hexdigest()
     same = digest == classifier.metrics.get("test_ids_sha256")
     pred = classifier.predict(data.vectors[test_idx], None if extra is None else extra[test_idx])
@@ -88,6 +99,7 @@ def main() -> int:
             print(f"{backbone_id}: the rebuilt held-out split differs from training's", file=sys.stderr)
             return 1
         card = shipped.card()
+        backbone_file = _ship_backbone(args.home, backbone_id, args.out.parent)
         card["shipped"] = {
             "file": f"src/fashionlens/models/shipped/attributes/{target.name}",
             "bytes": target.stat().st_size,
@@ -95,12 +107,8 @@ def main() -> int:
             "dtype": "float16 weights (loaded into float32)",
             "data": "the shared product catalogue (../shared/data/products: 7,671 photos, 7,597 after "
             "dedup by content hash), styles.csv labels; baseColour grouped by core.labels.colour_group",
-            "commands": [
-                "fashionlens ingest products ../shared/data/products",
-                f"fashionlens --runtime {_runtime(backbone_id)} embed",
-                f"fashionlens --runtime {_runtime(backbone_id)} train attributes",
-                f"python benchmarks/ship_attributes.py --home HOME --backbone-id {backbone_id}",
-            ],
+            "commands": _commands(backbone_id),
+            "backbone_weights": backbone_file,
             "held_out": {
                 "split": fp32.metrics.get("split"),
                 "n_test": n,
@@ -119,6 +127,47 @@ def main() -> int:
 
 def _runtime(backbone_id: str) -> str:
     return "onnx-int8" if backbone_id.endswith("+onnx-int8") else "torch"
+
+
+def _commands(backbone_id: str) -> list[str]:
+    ship = f"python benchmarks/ship_attributes.py --home HOME --backbone-id {backbone_id}"
+    if backbone_id == "mobilenet_v2.clothing":
+        return [
+            "fashionlens ingest folder ../shared/data/clothing --source street --labels-from-subfolders "
+            "--label-scheme clothing",
+            "fashionlens --runtime torch embed",
+            "fashionlens --runtime torch train backbone --target mobilenet_v2.clothing --attribute label "
+            "--threads 1",
+            ship,
+        ]
+    steps = [
+        "fashionlens ingest products ../shared/data/products",
+        f"fashionlens --runtime {_runtime(backbone_id)} embed",
+    ]
+    if backbone_id == "mobilenet_v2.products":
+        steps.append(
+            "python benchmarks/bench_finetune.py --home HOME --epochs 5 --threads 1  # = train backbone"
+        )
+    else:
+        steps.append(f"fashionlens --runtime {_runtime(backbone_id)} train attributes")
+    return [*steps, ship]
+
+
+def _ship_backbone(home: Path, backbone_id: str, shipped_dir: Path) -> str | None:
+    """Copy a fine-tuned backbone's weights + card from HOME/models into the package; its file name."""
+    import shutil
+
+    from fashionlens.models.registry import get_spec
+
+    spec = get_spec(backbone_id.split("+")[0])
+    if not spec.extra.get("shipped"):
+        return None
+    src = home / "models" / str(spec.weights_file)
+    dst = shipped_dir / str(spec.extra["shipped"])
+    shutil.copyfile(src, dst)
+    shutil.copyfile(src.with_suffix(".json"), dst.with_suffix(".json"))
+    print(f"{backbone_id}: backbone weights {dst} ({dst.stat().st_size / 1e6:.2f} MB)")
+    return dst.name
 
 
 if __name__ == "__main__":
