@@ -128,20 +128,41 @@ def person_detector(settings: Settings) -> Any:
     return HogPersonDetector()
 
 
-def attribute_classifier_space(settings: Settings, backbone_id: str) -> tuple[Path, str]:
+# A default backbone whose attributes are better predicted in a space fine-tuned for them, when the
+# package ships that space's classifier (`fashionlens train backbone`; see benchmarks/bench_finetune.py)
+FINETUNED_ATTRIBUTE_SPACES = {"mobilenet_v2.imagenet": "mobilenet_v2.products"}
+
+
+def attribute_classifier_space(
+    settings: Settings, backbone_id: str, *, allow_finetuned: bool = False
+) -> tuple[Path, str]:
     """``(classifier file, the embedding space it was trained in)``: your own (`train attributes`)
     in ``HOME/models`` first, then the one the package ships; an int8 space falls back to its
-    fp32 base, whose vectors the shipped classifier was trained on."""
+    fp32 base, whose vectors the shipped classifier was trained on.
+
+    With ``allow_finetuned`` (for callers that embed in the returned space themselves), a default
+    backbone without a classifier of your own gets the shipped fine-tuned space's classifier
+    (`FINETUNED_ATTRIBUTE_SPACES`), which predicts attributes better than its own heads."""
     from fashionlens.models.artifacts import attribute_classifier_path as own
     from fashionlens.models.registry import parse_model_id
     from fashionlens.models.weights import shipped_path
 
+    def shipped(space: str) -> Path:
+        return shipped_path(f"attributes/{space.replace('/', '_')}.pt")
+
     base, tagged = parse_model_id(backbone_id)
     spaces = [backbone_id] + ([base] if tagged == "onnx-int8" else [])
     for space in spaces:
-        for path in (own(settings, space), shipped_path(f"attributes/{space.replace('/', '_')}.pt")):
+        if own(settings, space).is_file():
+            return own(settings, space), space
+    tuned = FINETUNED_ATTRIBUTE_SPACES.get(base) if allow_finetuned else None
+    if tuned is not None:
+        for path in (own(settings, tuned), shipped(tuned)):
             if path.is_file():
-                return path, space
+                return path, tuned
+    for space in spaces:
+        if shipped(space).is_file():
+            return shipped(space), space
     return own(settings, backbone_id), backbone_id
 
 

@@ -139,11 +139,27 @@ class ServerState:
 
     def _load_attributes(self) -> tuple[Any, str]:
         from fashionlens.models import factory
+        from fashionlens.models.heads.attributes import AttributeClassifier
         from fashionlens.services.describe import AttributePredictor
 
         backbone = self.model("backbone")
-        classifier = factory.attribute_classifier(self.settings, backbone.model_id)
-        predictor = AttributePredictor(backbone, classifier, chunk=self.config.forward_batch)
+        # the best classifier for the search space: a fine-tuned space's (its own backbone, a
+        # second pass per image) unless you trained one for the search backbone itself
+        path, space = factory.attribute_classifier_space(
+            self.settings, backbone.model_id, allow_finetuned=True
+        )
+        classifier = AttributeClassifier.load(path)
+        from fashionlens.models.registry import parse_model_id
+
+        own_space = parse_model_id(backbone.model_id)[0] == parse_model_id(space)[0]
+        attribute_backbone = None
+        if not own_space:
+            attribute_backbone = factory.backbone_for_model_id(self.settings, space)
+            if hasattr(attribute_backbone, "forward_batch"):
+                attribute_backbone.forward_batch = self.config.forward_batch
+        predictor = AttributePredictor(
+            backbone, classifier, chunk=self.config.forward_batch, attribute_backbone=attribute_backbone
+        )
         predictor.predict([probe_image()])
         self.batcher = DynamicBatcher(
             predictor.predict,

@@ -33,7 +33,7 @@ def predict_attributes_for_images(
     model_id = backbone_id or get_spec(settings.backbone).name
     from fashionlens.models.heads.attributes import AttributeClassifier
 
-    path, space = factory.attribute_classifier_space(settings, model_id)
+    path, space = factory.attribute_classifier_space(settings, model_id, allow_finetuned=True)
     classifier = AttributeClassifier.load(path)
     backbone = factory.backbone_for_model_id(settings, space)
     records: list[dict[str, dict[str, Any]]] = []

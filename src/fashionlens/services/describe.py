@@ -58,14 +58,21 @@ class AttributePredictor:
     (this project's 2-core machine) one image at a time is the fastest per image.
     """
 
-    def __init__(self, backbone: Any, classifier: Any, *, chunk: int | None = None) -> None:
+    def __init__(
+        self, backbone: Any, classifier: Any, *, chunk: int | None = None, attribute_backbone: Any = None
+    ) -> None:
+        """``attribute_backbone``: the backbone of the classifier's own space when it is not
+        ``backbone``'s (a fine-tuned one): the vector then comes from ``backbone`` (for search)
+        and the attributes from ``attribute_backbone`` (two passes per image)."""
         if chunk is not None and chunk < 1:
             raise InvalidInputError(f"chunk must be >= 1; got {chunk}")
         self.chunk = chunk
-        if int(classifier.config.input_dim) != int(backbone.dim):
+        self.attribute_backbone = attribute_backbone if attribute_backbone is not None else backbone
+        if int(classifier.config.input_dim) != int(self.attribute_backbone.dim):
             raise InvalidInputError(
                 f"attribute classifier {classifier.classifier_id} expects {classifier.config.input_dim}-d "
-                f"vectors; backbone {backbone.model_id} makes {backbone.dim}-d ones"
+                f"vectors; backbone {self.attribute_backbone.model_id} makes "
+                f"{self.attribute_backbone.dim}-d ones"
             )
         if classifier.config.extra_dim:
             from fashionlens.models.colour.features import FEATURE_ID
@@ -88,6 +95,7 @@ class AttributePredictor:
 
     def setup(self) -> None:
         self.backbone.setup()
+        self.attribute_backbone.setup()
 
     def predict(self, images: Sequence[Any]) -> list[ImageAttributes]:
         """Attributes of RGB PIL images, in order (an empty list for no images)."""
@@ -96,15 +104,19 @@ class AttributePredictor:
         from fashionlens.models.colour.features import colour_descriptor
 
         step = self.chunk or len(images)
-        vectors, extras = [], []
+        vectors, attribute_vectors, extras = [], [], []
+        two_spaces = self.attribute_backbone is not self.backbone
         for start in range(0, len(images), step):
             part = list(images[start : start + step])
             vectors.append(self.backbone.embed(part))
+            if two_spaces:
+                attribute_vectors.append(self.attribute_backbone.embed(part))
             if self.classifier.config.extra_dim:
                 extras += [colour_descriptor(im) for im in part]
         extra = np.stack(extras).astype(np.float32) if extras else None
         all_vectors = np.concatenate(vectors)
-        records = self.classifier.predict(all_vectors, extra).records()
+        seen = np.concatenate(attribute_vectors) if two_spaces else all_vectors
+        records = self.classifier.predict(seen, extra).records()
         model_id = str(self.backbone.model_id)
         return [
             ImageAttributes(v, dict(r["predictions"]), dict(r["confidences"]), model_id)
