@@ -22,17 +22,27 @@ def video(
     ),
     source: str | None = typer.Option(None, help="Only match catalogue images of this source, e.g. product."),
     backbone: str | None = typer.Option(None, help="Backbone id (default: the setting)."),
+    mode: str = typer.Option(
+        "boxes",
+        "--mode",
+        help="boxes: detector boxes with their background, matched against every catalogue image; "
+        "cutouts: people cut out on white by the U-Net, matched against the person crops of "
+        "`fashionlens segment people` (then `fashionlens embed`).",
+    ),
 ) -> None:
     """Detect people every N frames, match each one to the catalogue, and write a visual report."""
     from fashionlens.core.errors import InvalidInputError
     from fashionlens.core.types import SOURCES
     from fashionlens.jobs.video import match_video
+    from fashionlens.jobs.video_people import MODES, people_finder
     from fashionlens.render.video import write_video_report
     from fashionlens.store.catalog import Catalog
 
     with common.errors(ctx):
         if source is not None and source not in SOURCES:
             raise InvalidInputError(f"--source must be one of {', '.join(SOURCES)}; got {source!r}")
+        if mode not in MODES:
+            raise InvalidInputError(f"--mode must be one of {', '.join(MODES)}; got {mode!r}")
         settings = common.state(ctx).settings(backbone=backbone)
         catalog = Catalog(settings.db_path)
         model = common.stored_backbone(settings, catalog)
@@ -44,6 +54,7 @@ def video(
                 every=every,
                 k=k,
                 where=common.catalogue_filter(source=source),
+                people=people_finder(settings, mode),
                 settings=settings,
                 progress=progress,
             )
@@ -55,8 +66,9 @@ def video(
             common.err_console.print(f"[yellow]{note}[/]", highlight=False, soft_wrap=True)
         t = report.timings
         common.console.print(
-            f"{len(report.frames)} sampled frames (every {every}), {report.people} people, "
-            f"top-{k} matches from {report.model_id}: {report.frames_per_second:.2f} frames/s "
+            f"{len(report.frames)} sampled frames (every {every}), {report.people} people "
+            f"({report.mode}), top-{k} matches from {report.model_id}: "
+            f"{report.frames_per_second:.2f} frames/s "
             f"(decode {t.decode:.1f}s, detect {t.detect:.1f}s, embed {t.embed:.1f}s, "
             f"search {t.search:.1f}s)",
             highlight=False,

@@ -1,8 +1,12 @@
 """Match the people in a video to catalogue images.
 
-`match_video` decodes every Nth frame, detects people, crops each (box padded a little, clipped to
-the frame), embeds the crops with the backbone and retrieves the top-k most similar catalogue
-images from that backbone's embedding table. It returns a `VideoReport` (pure data);
+`match_video` decodes every Nth frame, finds the people (`fashionlens.jobs.video_people`), embeds
+each one's image with the backbone and retrieves the top-k most similar catalogue images from that
+backbone's search table. Two modes: ``boxes`` (default) crops each detector box, padded a little,
+with its background, and searches every catalogue image; ``cutouts`` cuts each person out on white
+with the U-Net person path and searches only the person cut-outs `segment people` stored (rows of
+``original_dataset = 'fashionlens-people'``), so a person is compared with people, not whole
+photos. It returns a `VideoReport` (pure data);
 `write_video_report` turns one into files: a PNG per sampled frame (the frame with its boxes, then
 per person the crop and its top-k matches with scores), ``matches.json`` and ``matches.csv``.
 """
@@ -22,15 +26,18 @@ from fashionlens.core.errors import InvalidInputError, NotReadyError
 from fashionlens.core.progress import NO_PROGRESS, Progress
 from fashionlens.core.settings import Settings
 from fashionlens.ingest.video import VideoInfo, probe_video, read_video_frames, sampled_frame_count
+from fashionlens.jobs.segment import PEOPLE_DATASET
+from fashionlens.jobs.video_people import CROP_PAD_FRAC, BoxPeople, PeopleFinder
 from fashionlens.models.registry import Backbone
-from fashionlens.models.segmenters.person_detector import HogPersonDetector, PersonDetector, pad_xyxy
+from fashionlens.models.segmenters.person_detector import HogPersonDetector, PersonDetector
 from fashionlens.store.catalog import Catalog
 from fashionlens.store.schemas import embeddings_table_name, search_table_name
-from fashionlens.store.search_table import AnnConfig, query, read_state
+from fashionlens.store.search_table import AnnConfig, query, read_state, sql_literal
 
 logger = logging.getLogger(__name__)
 
-CROP_PAD_FRAC = 0.08  # each person box grows by 8% of its size on every side before cropping
+__all__ = ["CROP_PAD_FRAC", "match_video"]
+PEOPLE_WHERE = f"original_dataset = {sql_literal(PEOPLE_DATASET)}"  # the person cut-outs of `segment people`
 
 
 @dataclass(frozen=True)
@@ -45,13 +52,15 @@ class Match:
 
 @dataclass(frozen=True)
 class PersonMatches:
-    """One detected person: the detector's box and score, the padded crop box, and its matches."""
+    """One person: the box and score, the embedded image's pixel box, its matches, and (cut-outs
+    only) the person's mask in the frame as COCO RLE JSON."""
 
     person_index: int
     box_xyxy: tuple[float, float, float, float]
     detection_score: float
     crop_xyxy: tuple[int, int, int, int]
     matches: tuple[Match, ...]
+    mask_rle_json: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,7 @@ class VideoReport:
     timings: VideoTimings = field(default_factory=VideoTimings)
     frames_read: int = 0  # frames decoded or grabbed, sampled or not
     notes: list[str] = field(default_factory=list)  # e.g. a truncated stream
+    mode: str = "boxes"  # boxes | cutouts (`fashionlens.jobs.video_people`)
 
     @property
     def people(self) -> int:
@@ -137,14 +147,16 @@ def _search_space(catalog: Catalog, settings: Settings, model_id: str, where: st
     return AnnConfig(threshold=int(state.get("ann_threshold") or AnnConfig.threshold))
 
 
-def _crop_boxes(xyxy: np.ndarray, width: int, height: int) -> list[tuple[int, int, int, int]]:
-    padded = pad_xyxy(xyxy, CROP_PAD_FRAC, width, height)
-    out = []
-    for x1, y1, x2, y2 in padded:
-        ix1, iy1 = int(np.floor(x1)), int(np.floor(y1))
-        ix2, iy2 = max(int(np.ceil(x2)), ix1 + 1), max(int(np.ceil(y2)), iy1 + 1)
-        out.append((ix1, iy1, min(ix2, width), min(iy2, height)))
-    return out
+def _people_space(catalog: Catalog, where: str | None) -> str:
+    """``where`` narrowed to the person cut-outs; `NotReadyError` naming the command to run when
+    the catalogue has none (`_search_space` then says when none is embedded)."""
+    people_where = f"({where}) AND {PEOPLE_WHERE}" if where else PEOPLE_WHERE
+    if catalog.count("images", PEOPLE_WHERE) == 0:
+        raise NotReadyError(
+            f"no person crops in {catalog.path}: cutouts mode matches people against the people "
+            "cut out of catalogued photos; run `fashionlens segment people`, then `fashionlens embed`"
+        )
+    return people_where
 
 
 def _timed_frames(frames: Iterable[Any], timings: VideoTimings) -> Iterable[Any]:
@@ -169,18 +181,22 @@ def match_video(
     k: int = 5,
     where: str | None = None,
     detector: PersonDetector | None = None,
+    people: PeopleFinder | None = None,
     settings: Settings | None = None,
     progress: Progress = NO_PROGRESS,
 ) -> VideoReport:
-    """Detect people on every ``every``-th frame of ``path`` and find each one's top-``k`` catalogue images.
+    """Find the people on every ``every``-th frame of ``path`` and each one's top-``k`` catalogue images.
 
     ``where`` filters the candidate images with SQL on the search table's columns (e.g.
     ``source = 'product'``), pushed into each vector query. ``settings``: the home's settings
     (default: those of the catalogue's home), used when the search table must be built.
-    ``detector`` defaults to `HogPersonDetector`. ``progress.start`` gets the number of frames to sample
-    (from the container's frame count; 0 when unknown), ``progress.advance`` one per frame.
+    ``people``: how people are found and imaged (`fashionlens.jobs.video_people.people_finder`);
+    default `BoxPeople` over ``detector`` (default `HogPersonDetector`). A ``cutouts`` finder
+    searches only the catalogue's person cut-outs. ``progress.start`` gets the number of frames to
+    sample (from the container's frame count; 0 when unknown), ``progress.advance`` one per frame.
     Raises `InvalidInputError` naming the file for a missing, empty or undecodable video, and
-    `NotReadyError` when the catalogue has no embeddings of ``backbone`` to search.
+    `NotReadyError` when the catalogue has no embeddings of ``backbone`` to search (cutouts: no
+    embedded person crops; the message names the command to run).
     """
     if every < 1:
         raise InvalidInputError(f"every must be >= 1; got {every}")
@@ -190,13 +206,14 @@ def match_video(
 
     info = probe_video(path)
     settings = settings or Settings(home=catalog.path.parent)
+    finder = people or BoxPeople(detector or HogPersonDetector())
+    if finder.mode == "cutouts":
+        where = _people_space(catalog, where)
     ann = _search_space(catalog, settings, backbone.model_id, where)
-    detector = detector or HogPersonDetector()
     backbone.setup()
     backbone.embed([Image.new("RGB", (64, 128))])  # warm-up: the first forward pass is slow
-    if hasattr(detector, "setup"):
-        detector.setup()
-    report = VideoReport(info, backbone.model_id, detector.model_id, every, k, where)
+    finder.setup()
+    report = VideoReport(info, backbone.model_id, finder.model_id, every, k, where, mode=finder.mode)
     progress.start(sampled_frame_count(info.frame_count, every), "video frames")
     last_index = -1
 
@@ -209,44 +226,42 @@ def match_video(
     for frame in _timed_frames(frames, report.timings):
         last_index = frame.frame_index
         t0 = time.perf_counter()
-        found = detector.detect(frame.rgb)
+        found = finder.find(frame.rgb)
         t1 = time.perf_counter()
         report.timings.detect += t1 - t0
-        height, width = frame.rgb.shape[:2]
-        crops = _crop_boxes(found.xyxy, width, height)
         vectors = (
-            backbone.embed([Image.fromarray(frame.rgb[y1:y2, x1:x2]) for x1, y1, x2, y2 in crops])
-            if crops
+            backbone.embed([Image.fromarray(p.image) for p in found])
+            if found
             else np.zeros((0, backbone.dim), np.float32)
         )
         t2 = time.perf_counter()
         report.timings.embed += t2 - t1
-        people = []
-        for i, (box, score, crop, vector) in enumerate(
-            zip(found.xyxy, found.scores, crops, vectors, strict=True)
-        ):
+        matched = []
+        for i, (person, vector) in enumerate(zip(found, vectors, strict=True)):
             hits, _ = query(catalog, backbone.model_id, vector, k, where, ann=ann)
             matches = tuple(
                 Match(rank, row["image_id"], row["image_path"], float(row["score"]))
                 for rank, row in enumerate(hits.to_pylist(), start=1)
             )
-            people.append(
+            matched.append(
                 PersonMatches(
                     person_index=i,
-                    box_xyxy=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
-                    detection_score=float(score),
-                    crop_xyxy=crop,
+                    box_xyxy=person.box_xyxy,
+                    detection_score=person.score,
+                    crop_xyxy=person.crop_xyxy,
                     matches=matches,
+                    mask_rle_json=person.mask_rle_json,
                 )
             )
         report.timings.search += time.perf_counter() - t2
-        report.frames.append(FrameMatches(frame.frame_index, float(frame.time_s), tuple(people)))
+        report.frames.append(FrameMatches(frame.frame_index, float(frame.time_s), tuple(matched)))
         progress.advance(1)
     report.frames_read = info.frame_count or last_index + 1
     logger.info(
-        "%s: %d sampled frames, %d people, %.2f frames/s (decode %.1fs, detect %.1fs, embed %.1fs, "
+        "%s (%s): %d sampled frames, %d people, %.2f frames/s (decode %.1fs, detect %.1fs, embed %.1fs, "
         "search %.1fs)",
         path,
+        report.mode,
         len(report.frames),
         report.people,
         report.frames_per_second,

@@ -13,7 +13,7 @@ import numpy as np
 from fashionlens.core.errors import InvalidInputError
 from fashionlens.core.progress import NO_PROGRESS, Progress
 from fashionlens.ingest.video import read_video_frames
-from fashionlens.jobs.video import FrameMatches, VideoReport
+from fashionlens.jobs.video import FrameMatches, PersonMatches, VideoReport
 from fashionlens.render.fonts import default_font
 
 logger = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ def report_to_dict(report: VideoReport) -> dict[str, Any]:
         },
         "model_id": report.model_id,
         "detector_id": report.detector_id,
+        "mode": report.mode,
         "every": report.every,
         "k": report.k,
         "where": report.where,
@@ -140,6 +141,19 @@ class _Thumbs:
         return self._cache[path]
 
 
+def _person_image(person: PersonMatches, rgb: np.ndarray) -> np.ndarray:
+    """What was embedded for ``person``: its crop of the frame, or its cut-out on white."""
+    x1, y1, x2, y2 = person.crop_xyxy
+    if not person.mask_rle_json:
+        return rgb[y1:y2, x1:x2]
+    import json
+
+    from fashionlens.core.segmentation import rle_to_mask
+
+    mask = rle_to_mask(json.loads(person.mask_rle_json))[y1:y2, x1:x2]
+    return np.where(mask[..., None], rgb[y1:y2, x1:x2], np.uint8(255)).astype(np.uint8)
+
+
 def render_frame(frame: FrameMatches, rgb: np.ndarray, k: int, thumbs: _Thumbs, title: str = "") -> Any:
     """One PIL image: the frame with numbered boxes, then per person its crop and top-k matches."""
     from PIL import Image, ImageDraw
@@ -149,8 +163,7 @@ def render_frame(frame: FrameMatches, rgb: np.ndarray, k: int, thumbs: _Thumbs, 
     height, width = rgb.shape[:2]
     crop_imgs = []
     for p in frame.people:
-        x1, y1, x2, y2 = p.crop_xyxy
-        crop = Image.fromarray(rgb[y1:y2, x1:x2])
+        crop = Image.fromarray(_person_image(p, rgb))
         scale = thumb / max(crop.height, 1)
         crop_imgs.append(crop.resize((max(1, round(crop.width * scale)), thumb)))
     caption_h = 34

@@ -104,6 +104,18 @@ def find_people(
     return People(xyxy[order], np.stack(masks)[order], np.asarray(scores)[order])
 
 
+def cutout_xyxy(mask: np.ndarray, margin_frac: float = 0.05) -> tuple[int, int, int, int]:
+    """The pixel box `cutout_on_white` crops to: the mask's box plus ``margin_frac`` of its larger
+    side, clipped to the image."""
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        raise InvalidInputError("empty mask: nothing to cut out")
+    x1, y1, x2, y2 = mask_to_xyxy(mask)
+    pad = round(margin_frac * max(x2 - x1, y2 - y1))
+    h, w = mask.shape
+    return max(0, int(x1) - pad), max(0, int(y1) - pad), min(w, int(x2) + pad), min(h, int(y2) + pad)
+
+
 def cutout_on_white(rgb: np.ndarray, mask: np.ndarray, margin_frac: float = 0.05) -> np.ndarray:
     """``uint8 (h, w, 3)``: the masked pixels of ``rgb`` on white, cropped to the mask's box plus a
     margin of ``margin_frac`` of the box's larger side (clipped to the image)."""
@@ -113,13 +125,7 @@ def cutout_on_white(rgb: np.ndarray, mask: np.ndarray, margin_frac: float = 0.05
         raise InvalidInputError(
             f"need an (H, W, 3) image and an (H, W) mask; got {rgb.shape} and {mask.shape}"
         )
-    if not mask.any():
-        raise InvalidInputError("empty mask: nothing to cut out")
-    x1, y1, x2, y2 = mask_to_xyxy(mask)
-    pad = round(margin_frac * max(x2 - x1, y2 - y1))
-    h, w = mask.shape
-    x1, y1 = max(0, int(x1) - pad), max(0, int(y1) - pad)
-    x2, y2 = min(w, int(x2) + pad), min(h, int(y2) + pad)
+    x1, y1, x2, y2 = cutout_xyxy(mask, margin_frac)
     out = np.full((y2 - y1, x2 - x1, 3), 255, dtype=np.uint8)
     m = mask[y1:y2, x1:x2]
     out[m] = rgb[y1:y2, x1:x2][m]
