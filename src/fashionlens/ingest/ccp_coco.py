@@ -190,7 +190,8 @@ def write_ccp_coco(
     """Write ``out_dir/{train,test}/_annotations.coco.json`` for the `ccp_pixel_split` split.
 
     With ``link_images`` each split folder gets a symlink per photo, so the tree is a Roboflow
-    export (`read_roboflow`) without copying the photos. ``limit`` keeps the first ``limit`` photos
+    export without copying the photos; the links lead out of the tree, so read it with
+    ``read_roboflow(..., allow_outside_root=True)`` (``ingest coco --allow-outside-root``). ``limit`` keeps the first ``limit`` photos
     of each split (tests). Returns ``{"train": path, "test": path}``.
     """
     root = Path(ccp_root).resolve()

@@ -30,7 +30,7 @@ from fashionlens.ingest.coco_checks import (
     clean_coco,
     validate_coco,
 )
-from fashionlens.ingest.records import load_json, outside_root
+from fashionlens.ingest.records import is_within, load_json, outside_root
 
 logger = logging.getLogger(__name__)
 
@@ -318,6 +318,10 @@ def _read_loaded(
             reason = f"image id {img['id']!r}: file_name {file_name!r} {OUTSIDE_REASON}"
             reason += f"; its {n} annotations left out"
             result.skipped.append(Skipped(display_path(json_path), reason))
+            continue
+        if not where.allow_outside_root and not is_within(path, images_dir):
+            reason = "a symlink out of the images folder; not followed (allow_outside_root=True follows it)"
+            result.skipped.append(Skipped(display_path(path), f"{reason}; its {n} annotations not read"))
             continue
         on_disk = _on_disk(path)
         if isinstance(on_disk, str):

@@ -33,7 +33,7 @@ from fashionlens.core.labels import coarse_category, map_to_modanet
 from fashionlens.core.types import ImageLabel, IngestResult, Skipped
 from fashionlens.ingest.base import display_path, make_record
 from fashionlens.ingest.images import ImageLimits, read_image_bytes
-from fashionlens.ingest.records import MAX_ANNOTATION_BYTES
+from fashionlens.ingest.records import MAX_ANNOTATION_BYTES, is_within
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +198,10 @@ def read_products(
             continue
         seen_ids.add(pid)
         image_path = root / "images" / f"{pid}.jpg"
+        if not is_within(image_path, root / "images"):
+            reason = f"line {line}: a symlink out of the images folder; not followed"
+            result.skipped.append(Skipped(str(image_path), reason))
+            continue
         record = make_record(image_path, source=source, dataset=dataset, split=split)
         if isinstance(record, Skipped):
             result.skipped.append(record)

@@ -120,3 +120,39 @@ def test_roboflow_file_name_is_confined(layout: tuple[Path, Path]) -> None:
     assert _names(result) == ["a.jpg"]
     assert any("is outside the images folder" in s.reason for s in result.skipped)
     assert _names(read_roboflow(root, allow_outside_root=True)) == ["a.jpg", "secret.jpg"]
+
+
+def test_coco_does_not_follow_symlinks_out(layout: tuple[Path, Path]) -> None:
+    root, outside = layout
+    (root / "link.jpg").symlink_to(outside / "secret.jpg")
+    (root / "linked-dir").symlink_to(outside / "more")
+    (root / "inner.jpg").symlink_to(root / "a.jpg")  # a link that stays inside is read
+    path = _coco(root, ["sub/b.jpg", "link.jpg", "linked-dir/c.jpg", "inner.jpg"])
+    result = read_coco(path, source="street", dataset="ds")
+    assert _names(result) == ["a.jpg", "b.jpg"]  # inner.jpg is a.jpg's bytes, read where it lies
+    refused = sorted(
+        Path(s.path).name for s in result.skipped if "symlink out of the images folder" in s.reason
+    )
+    assert refused == ["c.jpg", "link.jpg"]
+    opted_in = read_coco(path, source="street", dataset="ds", allow_outside_root=True)
+    assert {"secret.jpg", "c.jpg"} <= set(_names(opted_in))
+
+
+def test_products_do_not_follow_symlinks_out(layout: tuple[Path, Path]) -> None:
+    from fashionlens.ingest.products import read_products
+
+    root, outside = layout
+    shop = root / "shop"
+    (shop / "images").mkdir(parents=True)
+    header = (
+        "id,gender,masterCategory,subCategory,articleType,baseColour,season,year,usage,productDisplayName\n"
+    )
+    rows = "".join(f"{i},Men,Apparel,Topwear,Tshirts,Black,Fall,2011,Casual,p{i}\n" for i in (1, 2))
+    (shop / "styles.csv").write_text(header + rows)
+    (shop / "images" / "1.jpg").write_bytes(mk.real_photo(5))
+    (shop / "images" / "2.jpg").symlink_to(outside / "secret.jpg")
+    result = read_products(shop)
+    assert [Path(r.image_path).name for r in result.images] == ["1.jpg"]
+    assert any(
+        s.path.endswith("2.jpg") and "symlink out of the images folder" in s.reason for s in result.skipped
+    )

@@ -78,7 +78,12 @@ def test_written_tree_loads_with_pycocotools_and_roboflow_reader(ccp_root: Path,
         assert len(api.getImgIds()) == 3 and len(api.getCatIds()) == 13
         ann = api.loadAnns(api.getAnnIds())[0]
         assert api.annToMask(ann).sum() == ann["area"]
-    result = read_roboflow(tmp_path / "ccp_coco", source="street", dataset="ccp", label_scheme="modanet")
+    # its photos are symlinks to the CCP folder: read only when the caller opts in
+    refused = read_roboflow(tmp_path / "ccp_coco", source="street", dataset="ccp", label_scheme="modanet")
+    assert not refused.images and all("symlink out of the images folder" in s.reason for s in refused.skipped)
+    result = read_roboflow(
+        tmp_path / "ccp_coco", source="street", dataset="ccp", label_scheme="modanet", allow_outside_root=True
+    )
     assert len(result.images) == 6
     assert {r.split for r in result.images} == {"train", "test"}
     assert not [s for s in result.skipped if "not on disk" in s.reason]
