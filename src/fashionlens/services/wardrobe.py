@@ -191,6 +191,15 @@ class Wardrobe:
             raise NotFoundError(f"wardrobe item {item_id} has no crop")
         return path
 
+    def photo_file(self, item_id: str) -> Path:
+        """The photo the item was cut from, when it is kept inside ``HOME/wardrobe`` (an upload or a
+        photo `add` copied); an item imported from a list of items has none."""
+        item = self.get(item_id)
+        path = Path(item.source_photo).resolve() if item.source_photo else None
+        if path is None or not path.is_file() or self.root.resolve() not in path.parents:
+            raise NotFoundError(f"wardrobe item {item_id} has no source photo in the wardrobe")
+        return path
+
     def _add_photo(self, path: Path, single: bool, category: str, rerun: bool) -> AddedPhoto:
         from fashionlens.ingest.images import (
             ImageLimits,

@@ -28,7 +28,8 @@ class TrendReport:
     plots: dict[str, Path] = field(default_factory=dict)
 
 
-def _plots(t: TrendTables) -> dict[str, bytes]:
+def render_plots(t: TrendTables) -> dict[str, bytes]:
+    """Every plot of the report as PNG bytes by name (shares or colours, over_time, residuals)."""
     from fashionlens.render import trends as render
 
     out: dict[str, bytes] = {}
@@ -213,7 +214,7 @@ def write_report(t: TrendTables, out_dir: Path) -> TrendReport:
     if not t.signals.empty:
         t.signals.to_parquet(out_dir / "signals.parquet", index=False)
         report.tables["signals.parquet"] = out_dir / "signals.parquet"
-    plots = _plots(t)
+    plots = render_plots(t)
     for name, png in plots.items():
         path = out_dir / f"{name}.png"
         path.write_bytes(png)

@@ -1,6 +1,7 @@
 """``/v1/wardrobe/...``: the personal wardrobe (`fashionlens.services.wardrobe`): items from an
 uploaded photo, list / show / edit (optimistic version: 409 on a stale one) / remove / undo, the
-crop of an item, and outfit suggestions. Every route that writes needs the API key when one is set."""
+crop of an item and the photo it came from, the values filters and edits accept, and outfit
+suggestions. Every route that writes needs the API key when one is set."""
 
 from __future__ import annotations
 
@@ -48,17 +49,42 @@ def build(state: ServerState) -> APIRouter:
             raise ApiError(422, str(exc)) from exc
 
     def item_out(item: Any) -> dict[str, Any]:
-        return {**item.to_dict(), "crop_url": f"/v1/wardrobe/items/{item.item_id}/crop"}
+        base = f"/v1/wardrobe/items/{item.item_id}"
+        return {**item.to_dict(), "crop_url": f"{base}/crop", "photo_url": f"{base}/photo"}
+
+    @router.get("/options", summary="The values the wardrobe's filters and edits accept")
+    async def options() -> dict[str, Any]:
+        from fashionlens.core.labels import modanet_categories
+        from fashionlens.services.outfits import FORMALITY_LEVELS, SEASONS
+        from fashionlens.services.wardrobe_items import EDITABLE, colour_names
+        from fashionlens.store.wardrobe import ROLES, STATUSES
+
+        return {
+            "status": "success",
+            "categories": list(modanet_categories()),
+            "roles": list(ROLES),
+            "colours": list(colour_names()),
+            "statuses": list(STATUSES),
+            "seasons": list(SEASONS),
+            "formality": list(FORMALITY_LEVELS),
+            "editable": [f for f in EDITABLE if f != "mask"],
+        }
 
     @router.get("/items", responses=schemas.errors(400, 422, 504), summary="The wardrobe's items, filtered")
     async def list_items(
         status: str | None = Query(None, pattern=NO_NUL, description="closet | wishlist | gone"),
         role: str | None = Query(None, pattern=NO_NUL, description="top, bottom, dress, outerwear..."),
+        category: str | None = Query(None, pattern=NO_NUL, description="A garment class: top, pants..."),
         colour: str | None = Query(None, pattern=NO_NUL, description="A colour name."),
+        season: str | None = Query(None, pattern=NO_NUL, description="spring | summer | autumn | winter"),
+        tag: str | None = Query(None, pattern=NO_NUL, description="Items carrying this tag."),
         text: str | None = Query(None, pattern=NO_NUL, description="Words in the name, notes or tags."),
     ) -> dict[str, Any]:
         items = await run(
-            lambda: wardrobe().list_items(status=status, role=role, colour=colour, text=text), "wardrobe"
+            lambda: wardrobe().list_items(
+                status=status, role=role, category=category, colour=colour, season=season, tag=tag, text=text
+            ),
+            "wardrobe",
         )
         return {"status": "success", "items": [item_out(i) for i in items]}
 
@@ -101,6 +127,21 @@ def build(state: ServerState) -> APIRouter:
     async def crop(item_id: str = ItemId) -> Any:
         path = await run(lambda: wardrobe().crop_file(item_id), "wardrobe")
         return FileResponse(path, media_type="image/png")
+
+    @router.get(
+        "/items/{item_id}/photo",
+        response_class=FileResponse,
+        responses={
+            200: {"content": {"image/jpeg": {}, "image/png": {}}},
+            **schemas.errors(400, 404, 422, 504),
+        },
+        summary="The photo the item was cut from",
+    )
+    async def photo(item_id: str = ItemId) -> Any:
+        import mimetypes
+
+        path = await run(lambda: wardrobe().photo_file(item_id), "wardrobe")
+        return FileResponse(path, media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream")
 
     @router.patch(
         "/items/{item_id}",
