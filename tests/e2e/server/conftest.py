@@ -57,14 +57,18 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(home: Path, log_path: Path, *args: str, models: str | None = None) -> Iterator[str]:
-    """`fashionlens serve` on a free port of 127.0.0.1 until the block ends; yields its URL."""
+def serve(
+    home: Path, log_path: Path, *args: str, models: str | None = None, env_extra: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`fashionlens serve` on a free port of 127.0.0.1 until the block ends; yields its URL.
+    ``env_extra``: more environment for the server (e.g. ``FASHIONLENS_API_KEY``)."""
     import httpx
 
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FASHIONLENS_")}
     if models:
         env["FASHIONLENS_SERVE_MODELS"] = models
+    env.update(env_extra or {})
     cmd = [sys.executable, "-c", "from fashionlens.cli.app import main; main()",
            "--home", str(home), "serve", "--port", str(port), *args]  # fmt: skip
     with log_path.open("w") as log:
@@ -93,7 +97,7 @@ def serve(home: Path, log_path: Path, *args: str, models: str | None = None) -> 
 
 @pytest.fixture(scope="session")
 def start_server():
-    """``with start_server(home, log, *serve_args, models=...) as url``: one more server."""
+    """``with start_server(home, log, *serve_args, models=..., env_extra=...) as url``: one more server."""
     return serve
 
 

@@ -10,7 +10,6 @@ const CATEGORY_RGB = {
   "scarf/tie": [152, 223, 138],
 };
 const HEADS = { articleType: "article", baseColour: "colour", season: "season", gender: "gender", usage: "usage" };
-const SLOTS = { wardrobe: "Wardrobe", trends: "Trends" };
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const state = { models: null, browseOffset: 0, browseTotal: 0, facetsLoaded: false };
@@ -65,19 +64,16 @@ async function pollReady() {
 
 function showPage() {
   const name = (location.hash || "#upload").slice(1);
-  const known = ["upload", "search", "catalogue", "webcam", "generate"];
+  const known = ["upload", "search", "catalogue", "webcam", "wardrobe", "trends", "generate"];
   for (const page of document.querySelectorAll(".page")) page.hidden = true;
   for (const link of document.querySelectorAll("#nav a")) link.classList.toggle("active", link.dataset.page === name);
-  if (SLOTS[name]) {
-    $("#slot-title").textContent = SLOTS[name];
-    $("#page-slot").hidden = false;
-    return;
-  }
   const page = known.includes(name) ? name : "upload";
   $(`#page-${page}`).hidden = false;
   if (page === "catalogue") { loadFacets(); if (!$("#browse-grid").children.length) browse(0); }
   if (page === "search") loadFacets();
   if (page === "generate") loadGenerateOptions();
+  if (page === "wardrobe") showWardrobe();  // wardrobe.js
+  if (page === "trends") showTrends();  // trends.js
 }
 
 /* -- galleries ---------------------------------------------------------------------------- */
