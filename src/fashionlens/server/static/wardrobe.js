@@ -172,7 +172,9 @@ function editForm(item, error) {
   }
   const save = el("button", { type: "submit", class: "save" }, "Save");
   const cancel = el("button", { type: "button" }, "Cancel");
-  form.append(save, cancel);
+  const buttons = el("div", { class: "form-buttons" });
+  buttons.append(save, cancel);
+  form.append(buttons);
   cancel.addEventListener("click", () => { form.hidden = true; });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
