@@ -47,6 +47,8 @@ def test_trends_page_shows_tables_verdicts_and_plots(
     start_server, page, shared_data: Path, tmp_path: Path, screenshot
 ) -> None:
     home = _catalogue(shared_data, tmp_path / "home")
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
     with start_server(home, tmp_path / "serve.log", models=",") as base:
         page.goto(f"{base}/#trends")
         assert page.locator("#page-trends").is_visible()
@@ -96,6 +98,7 @@ def test_trends_page_shows_tables_verdicts_and_plots(
         _run(page, "source", "colour")  # another signal: the page redraws from the new answer
         assert page.locator("#trends-output").get_attribute("data-signal") == "colour"
         assert page.locator("#trends-plots figure.plot[data-plot=colours]").count() == 1
+    assert errors == []  # no uncaught script error on the way
 
 
 def test_trends_page_says_when_the_catalogue_holds_too_little(

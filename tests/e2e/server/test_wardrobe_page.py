@@ -28,6 +28,8 @@ def test_wardrobe_page_digitise_filter_edit_delete_outfits(
     start_server, page, shared_data: Path, tmp_path: Path, screenshot
 ) -> None:
     photos = [str(shared_data / "ccp" / "photos" / name) for name in PHOTOS]
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
     # nothing loads at start-up; the wardrobe loads its models on the first photo (hence --timeout)
     with start_server(tmp_path / "home", tmp_path / "serve.log", "--timeout", "240", models=",",
                       env_extra={"FASHIONLENS_API_KEY": KEY}) as base:  # fmt: skip
@@ -78,6 +80,8 @@ def test_wardrobe_page_digitise_filter_edit_delete_outfits(
         assert card.locator("form.edit-form").is_hidden()  # the form opens on Edit
         card.locator("button.edit").click()
         assert card.locator("form.edit-form").is_visible()
+        card.scroll_into_view_if_needed()
+        screenshot(page, "wardrobe_edit.png")
         card.locator("textarea[name=notes]").fill("bought in Lisbon")
         card.locator("select[name=status]").select_option("wishlist")
         card.locator("button.save").click()
@@ -120,3 +124,4 @@ def test_wardrobe_page_digitise_filter_edit_delete_outfits(
             assert len(ids) >= 2 and set(ids) <= closet, ids
         page.locator("#wardrobe-filters").scroll_into_view_if_needed()
         screenshot(page, "wardrobe.png")
+    assert errors == []  # no uncaught script error on the way
