@@ -71,7 +71,10 @@ def test_the_served_grid_is_the_generators_own_grid(gen_client: Any) -> None:
 
     body = _post(gen_client, n=9, scale=1, seed=7, label="Watches")
     images, names = DCGANGenerator("shipped").generate(9, label="Watches", seed=7)
-    assert np.array_equal(np.asarray(_png(body)), image_grid(images))
+    served, own = np.asarray(_png(body)).astype(int), image_grid(images).astype(int)
+    # the server runs torch with its own thread count: float sums in another order, +-1 grey level
+    assert served.shape == own.shape and np.abs(served - own).max() <= 2
+    assert np.abs(served - own).mean() < 0.05
     assert body["conditions"] == [{"label": label, "colour": colour} for label, colour in names]
 
 
