@@ -129,6 +129,7 @@ def train_unet_cmd(
     seed: int = typer.Option(0),
     evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate", help="Score the 200 held-out photos."),
     loss: str = typer.Option("dice_bce", help="dice_bce, or balanced (class-balanced BCE + Dice)."),
+    balance_power: float = typer.Option(0.5, help="--loss balanced: 1 median-frequency weights, 0.5 sqrt."),
     init: str | None = typer.Option(None, help="Start from these U-Net weights ('shipped' or a file)."),
 ) -> None:
     """Train the U-Net (Dice + BCE) on CCP's training photos; report IoU on the 200 held-out ones."""
@@ -139,7 +140,8 @@ def train_unet_cmd(
             report = train_unet(
                 ccp, out, epochs=epochs, input_hw=input_hw, batch_size=batch_size, lr=lr,
                 encoder_lr_mult=encoder_lr_mult, fraction=fraction, resume=resume, num_threads=threads,
-                seed=seed, evaluate=evaluate, loss=loss, init=init, progress=progress,
+                seed=seed, evaluate=evaluate, loss=loss, balance_power=balance_power, init=init,
+                progress=progress,
             )  # fmt: skip
         common.console.print(f"weights: {report.out_path} ({report.train_seconds:.0f} s)", highlight=False)
         if report.evaluation is not None:

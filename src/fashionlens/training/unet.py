@@ -160,6 +160,7 @@ def train_unet(
     seed: int = 0,
     evaluate: bool = True,
     loss: str = "dice_bce",
+    balance_power: float = 0.5,
     init: str | Path | None = None,
     progress: Progress = NO_PROGRESS,
 ) -> UNetTrainReport:
@@ -170,8 +171,9 @@ def train_unet(
 
     ``loss``: ``dice_bce`` (BCE + soft Dice) or ``balanced`` (the same with class-balanced BCE:
     `balanced_pos_weight` from the training masks, so belts and sunglasses are not drowned by
-    background). ``init``: start from these U-Net weights (``"shipped"``, or a weights file)
-    instead of the ImageNet encoder and a fresh decoder."""
+    background; ``balance_power`` 1: median-frequency weights, 0.5: their square root).
+    ``init``: start from these U-Net weights (``"shipped"``, or a weights file) instead of the
+    ImageNet encoder and a fresh decoder."""
     torch = require("torch")
     from fashionlens.models.segmenters.unet import (
         MODEL_ID,
@@ -220,7 +222,9 @@ def train_unet(
         model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
         logger.info("warm start from %s", warm_path)
     pos_weight = (
-        torch.from_numpy(balanced_pos_weight(masks, len(seg_classes()))) if loss == "balanced" else None
+        torch.from_numpy(balanced_pos_weight(masks, len(seg_classes()), power=balance_power))
+        if loss == "balanced"
+        else None
     )
     if pos_weight is not None:
         logger.info(
@@ -248,6 +252,7 @@ def train_unet(
         "fraction": fraction,
         "seed": seed,
         "loss": loss,
+        "balance_power": balance_power if loss == "balanced" else None,
         "init": str(init) if init is not None else None,
     }
     start_epoch, epoch_losses, train_s = 0, [], 0.0
