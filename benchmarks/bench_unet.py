@@ -2,6 +2,11 @@
 
     python benchmarks/bench_unet.py [--ccp ../shared/data/ccp] [--weights PATH] [--limit N]
                                     [--threads 1] [--baseline] [--json out.json]
+                                    [--compare NAME=PATH ...] [--flip]
+
+``--compare`` scores more U-Net weights in the same run (e.g. a class-balanced retrain next to the
+shipped model); ``--flip`` also scores every model with test-time flip (the logits of the photo
+and its mirror averaged), with its throughput.
 
 Scores the 200 held-out photos of `ccp_pixel_split` (every 5th) at the truth masks' original
 resolution: per-class IoU over `seg_classes`, garment mIoU (over the garment classes present in the
@@ -62,6 +67,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--baseline", action="store_true", help="also score the location-prior baseline")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here")
+    ap.add_argument("--compare", action="append", default=[], help="NAME=PATH: more weights to score")
+    ap.add_argument("--flip", action="store_true", help="also score each model with test-time flip")
     args = ap.parse_args()
 
     train, test = ccp_pixel_split(args.ccp)
@@ -74,6 +81,17 @@ def main() -> None:
     print(f"{seg.model_id} ({seg.weights_path}, input {seg.input_hw}, {args.threads} thread(s)), ", end="")
     print(f"{len(test)} held-out CCP photos, {time.perf_counter() - start:.0f} s")
     reports: dict[str, SegEvalReport] = {"unet": report}
+    models = {"unet": seg}
+    for item in args.compare:
+        name, _, path = item.partition("=")
+        other = UNetSegmenter(path, num_threads=args.threads, batch_size=args.batch_size)
+        reports[name] = evaluate_unet(other, args.ccp, test, batch_size=args.batch_size)
+        models[name] = other
+    if args.flip:
+        for name, model in list(models.items()):
+            model.flip = True
+            reports[f"{name}+flip"] = evaluate_unet(model, args.ccp, test, batch_size=args.batch_size)
+            model.flip = False
     if args.baseline:
         reports["location_prior"] = evaluate_unet(LocationPrior(args.ccp, train), args.ccp, test)
     names = list(reports)
