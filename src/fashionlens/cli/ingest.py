@@ -129,9 +129,10 @@ def products(
     path: Path,
     limit: int | None = None,
     source: str = typer.Option("product", help=SOURCE_HELP),
+    allow_outside_root: bool = OUTSIDE,
 ) -> None:
     """A product catalogue: PATH/styles.csv + PATH/images/<id>.jpg."""
-    _ingest(ctx, path, "products", source=source, limit=limit)
+    _ingest(ctx, path, "products", source=source, limit=limit, allow_outside_root=allow_outside_root)
 
 
 @ingest_app.command("ccp")

@@ -191,8 +191,9 @@ def write_ccp_coco(
 
     With ``link_images`` each split folder gets a symlink per photo, so the tree is a Roboflow
     export without copying the photos; the links lead out of the tree, so read it with
-    ``read_roboflow(..., allow_outside_root=True)`` (``ingest coco --allow-outside-root``). ``limit`` keeps the first ``limit`` photos
-    of each split (tests). Returns ``{"train": path, "test": path}``.
+    ``read_roboflow(..., allow_outside_root=True)`` (``ingest coco --allow-outside-root``).
+    ``limit`` keeps the first ``limit`` photos of each split (tests). Returns
+    ``{"train": path, "test": path}``.
     """
     root = Path(ccp_root).resolve()
     out_dir = Path(out_dir)

@@ -167,8 +167,12 @@ def read_products(
     dataset: str = "products",
     split: str = "unsplit",
     limit: int | None = None,
+    allow_outside_root: bool = False,
 ) -> IngestResult:
     """Read a product catalogue folder (``root/styles.csv`` + ``root/images/<id>.jpg``).
+
+    An image that is a symlink out of ``root/images`` is skipped (named, with the reason) unless
+    ``allow_outside_root``.
 
     ``limit`` reads only the first ``limit`` data rows of ``styles.csv``. Bad rows and files become
     `Skipped` entries; only an unusable ``styles.csv`` (missing, empty, missing columns) raises
@@ -198,8 +202,11 @@ def read_products(
             continue
         seen_ids.add(pid)
         image_path = root / "images" / f"{pid}.jpg"
-        if not is_within(image_path, root / "images"):
-            reason = f"line {line}: a symlink out of the images folder; not followed"
+        if not allow_outside_root and not is_within(image_path, root / "images"):
+            reason = (
+                f"line {line}: a symlink out of the images folder; not followed "
+                "(allow_outside_root=True follows it)"
+            )
             result.skipped.append(Skipped(str(image_path), reason))
             continue
         record = make_record(image_path, source=source, dataset=dataset, split=split)

@@ -90,7 +90,7 @@ def read_any(
         "roboflow": lambda: _roboflow(path, source),
         "modanet": lambda: _modanet(path, options),
         "deepfashion2": lambda: _deepfashion2(path, source),
-        "products": lambda: _products(path, source, limit),
+        "products": lambda: _products(path, source, limit, options),
         "ccp": lambda: _ccp(path, source, limit),
         "fashion-mnist": lambda: _fashion_mnist(path, settings, options),
         "video": lambda: _video(path, settings, source, options),
@@ -215,10 +215,15 @@ def _deepfashion2(path: Path, source: str | None) -> IngestResult:
     return read_deepfashion2(path, source=source or "street")
 
 
-def _products(path: Path, source: str | None, limit: int | None) -> IngestResult:
+def _products(path: Path, source: str | None, limit: int | None, options: dict[str, Any]) -> IngestResult:
     from fashionlens.ingest.products import read_products
 
-    return read_products(path, source=source or "product", limit=limit)
+    return read_products(
+        path,
+        source=source or "product",
+        limit=limit,
+        allow_outside_root=bool(options.get("allow_outside_root")),
+    )
 
 
 def _ccp(path: Path, source: str | None, limit: int | None) -> IngestResult:

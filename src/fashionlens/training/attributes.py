@@ -117,16 +117,23 @@ def load_attribute_data(
         ).to_pylist()
     }
     raw: dict[str, dict[str, object]] = {}
+    seen: set[str] = set()
     for row in catalog.read("labels", columns=["image_id", "attributes_json"]).to_pylist():
         if row["image_id"] not in images or row["image_id"] in raw or not row["attributes_json"]:
             continue
         attrs = json.loads(row["attributes_json"])
-        if isinstance(attrs, dict) and any(a in attrs for a in attributes):
-            raw[row["image_id"]] = attrs
+        if isinstance(attrs, dict):
+            seen.update(str(k) for k in attrs)
+            if any(a in attrs for a in attributes):
+                raw[row["image_id"]] = attrs
     if not raw:
+        have = (
+            f"the catalogue's labels have: {', '.join(sorted(seen))}" if seen else "no labels are catalogued"
+        )
         raise NotReadyError(
-            f"no catalogued images carry any of the attributes {', '.join(attributes)}; "
-            "ingest a product catalogue first (`fashionlens ingest products DIR`)"
+            f"no catalogued images carry any of the attributes {', '.join(attributes)} ({have}); "
+            "ingest a product catalogue (`fashionlens ingest products DIR`) or a labelled folder "
+            "(`ingest folder DIR --labels-from-subfolders`, attribute `label`)"
         )
     emb = catalog.embeddings(backbone_id)
     # sorted by image id: every backbone's embeddings give the same rows in the same order, so
