@@ -307,9 +307,14 @@ class WardrobeStore:
         if self._ready:
             return
         names = self._names()
-        if all(
-            n in names and schema_version(self._db.open_table(n).schema) == SCHEMA_VERSION for n in SCHEMAS
-        ):
+        try:
+            current = all(
+                n in names and schema_version(self._db.open_table(n).schema) == SCHEMA_VERSION
+                for n in SCHEMAS
+            )
+        except (ValueError, OSError):  # listed while another writer is still creating it
+            current = False
+        if current:
             self._ready = True  # the common case: no lock needed just to read
             return
         with self._locks(*SCHEMAS):
