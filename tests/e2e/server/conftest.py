@@ -146,7 +146,7 @@ def page(launch) -> Iterator:
 
 def _save_screenshot(page, path: Path, readme: bool = False) -> Path:
     page.screenshot(path=str(path), full_page=False)
-    if readme and os.environ.get("FASHIONLENS_UPDATE_SCREENSHOTS") == "1":  # else the checkout is untouched
+    if readme and os.environ.get("UPDATE_README_SCREENSHOT") == "1":  # else the checkout is untouched
         target = ROOT / "docs" / "screenshots" / "webapp.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
@@ -156,6 +156,6 @@ def _save_screenshot(page, path: Path, readme: bool = False) -> Path:
 @pytest.fixture()
 def screenshot(tmp_path: Path):
     """``screenshot(page, name, readme=False)``: a PNG in the test's tmp dir (the artefact); with
-    ``readme`` and ``FASHIONLENS_UPDATE_SCREENSHOTS=1``, also docs/screenshots/webapp.png, the
+    ``readme`` and ``UPDATE_README_SCREENSHOT=1``, also docs/screenshots/webapp.png, the
     README's picture."""
     return lambda page, name, readme=False: _save_screenshot(page, tmp_path / name, readme)
