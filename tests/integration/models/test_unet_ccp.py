@@ -1,8 +1,8 @@
 """The SHIPPED U-Net weights on real held-out CCP photos (never seen in training).
 
-Measured on the first 16 held-out stems of `ccp_pixel_split`: person IoU 0.938, garment mIoU 0.287
-(top 0.572, pants 0.692); on all 200 (``models/shipped/unet_mobilenet_v2.ccp.json``): person IoU
-0.942, garment mIoU 0.266, against 0.604 / 0.064 for the location-prior baseline.
+On all 200 held-out stems of `ccp_pixel_split` (``models/shipped/unet_mobilenet_v2.ccp.json``):
+person IoU 0.944, garment mIoU 0.314, against 0.604 / 0.064 for the location-prior baseline; the
+first 16 are checked here against floors well below what was measured.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def test_shipped_files_are_small_and_carded(segmenter: UNetSegmenter) -> None:
     assert card["model_id"] == segmenter.model_id == "unet_mobilenet_v2.ccp"
     assert card["classes"] == list(seg_classes())
     assert tuple(card["input_hw"]) == segmenter.input_hw
-    assert "unet_train" in card["command"]
+    assert "train-unet" in card["command"] and "--loss balanced" in card["command"]
     assert card["evaluation"]["n_images"] == 200
 
 
