@@ -142,6 +142,22 @@ def test_find_people_splits_touching_people_with_detections() -> None:
     assert people.masks[1][5:45, 41:60].all() and not people.masks[1][:, :40].any()
 
 
+def test_a_head_cut_off_by_a_masked_face_stays_with_its_body() -> None:
+    """A runway photo's face is blanked out: hair and hat above it become a region of their own."""
+    seg = np.zeros((100, 80), np.uint8)
+    seg[30:98, 20:50] = DRESS  # the body
+    seg[5:27, 28:42] = PERSON  # hair + hat above a blanked face, 3 px above the body
+    seg[40:90, 60:75] = PERSON  # someone else beside them, as tall: never merged
+    people = find_people(seg)
+    assert len(people) == 2
+    assert people.xyxy[0].tolist() == [20.0, 5.0, 50.0, 98.0]  # the head joined the body
+    assert people.masks[0].sum() == 68 * 30 + 22 * 14
+    far = np.zeros((100, 80), np.uint8)
+    far[60:98, 20:50] = DRESS
+    far[5:20, 28:42] = PERSON  # 40 px above: a separate thing, not a piece of this body
+    assert len(find_people(far, min_area_frac=0.01)) == 2
+
+
 def test_find_people_none() -> None:
     assert len(find_people(np.zeros((10, 10), np.uint8))) == 0
 

@@ -87,8 +87,7 @@ def find_people(
     ):
         boxes_in = np.asarray(detect())
     masks: list[np.ndarray] = []
-    for r, _ in kept:
-        region = regions == r
+    for region in _merge_fragments([regions == r for r, _ in kept]):
         parts = [region]
         if len(boxes_in) >= 2:
             cols = region.sum(axis=0)
@@ -102,6 +101,38 @@ def find_people(
     order = np.argsort(xyxy[:, 0], kind="stable")
     scores = [float(confidence[m].mean()) if confidence is not None else 1.0 for m in masks]
     return People(xyxy[order], np.stack(masks)[order], np.asarray(scores)[order])
+
+
+FRAGMENT_AREA = 0.35  # a region under this share of a neighbour's area may be a piece of it
+FRAGMENT_GAP = 0.1  # ... when the vertical gap between them is under this share of its height
+FRAGMENT_OVERLAP = 0.5  # ... and this share of its width lies over the neighbour's columns
+
+
+def _merge_fragments(regions: list[np.ndarray]) -> list[np.ndarray]:
+    """Regions with a small piece of one person joined to that person: a head cut off by a
+    masked face or a scarf, feet below a long coat. A small region joins a larger one when it sits
+    directly above or below it (a vertical gap under `FRAGMENT_GAP` of the larger one's height)
+    over its columns (`FRAGMENT_OVERLAP` of its width); people side by side never merge."""
+    if len(regions) < 2:
+        return regions
+    boxes = [mask_to_xyxy(m) for m in regions]
+    areas = [int(m.sum()) for m in regions]
+    order = sorted(range(len(regions)), key=lambda i: -areas[i])
+    merged = {i: m.copy() for i, m in enumerate(regions)}
+    taken: set[int] = set()
+    for i in order[::-1]:  # smallest first
+        x1, y1, x2, y2 = boxes[i]
+        for j in order:
+            if j == i or j in taken or areas[i] >= FRAGMENT_AREA * areas[j]:
+                continue
+            bx1, by1, bx2, by2 = boxes[j]
+            overlap = max(0.0, min(x2, bx2) - max(x1, bx1)) / max(1.0, x2 - x1)
+            gap = max(by1 - y2, y1 - by2)  # negative: they overlap vertically
+            if overlap >= FRAGMENT_OVERLAP and gap <= FRAGMENT_GAP * (by2 - by1):
+                merged[j] |= merged.pop(i)
+                taken.add(i)
+                break
+    return [merged[k] for k in sorted(merged)]
 
 
 def cutout_xyxy(mask: np.ndarray, margin_frac: float = 0.05) -> tuple[int, int, int, int]:
