@@ -67,4 +67,3 @@ def test_share_bars_heatmap_and_lines() -> None:
         render.share_bars(shares.drop(columns="ci_low"))
     with pytest.raises(InvalidInputError, match="no residuals"):
         render.residual_heatmap(pd.DataFrame())
-
