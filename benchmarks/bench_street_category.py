@@ -21,7 +21,7 @@ photos; (3) the majority class of the 804 training photos.
 
 ``--tune`` searches the thresholds on the 804 training photos only and prints the best; the
 library's defaults are the values it printed. U-Net maps and embeddings are cached in
-``runs/bench_street_category/`` so a rerun is quick.
+``runs/bench_street_category/`` (the maps keyed by the U-Net weights' sha256) so a rerun is quick.
 """
 
 from __future__ import annotations
@@ -58,12 +58,15 @@ def labels(ccp: Path, stems: list[str]) -> dict[str, str]:
 
 def segment(ccp: Path, stems: list[str], threads: int) -> dict[str, dict]:
     """stem -> {"person_area", "areas"} of the photo's outfits summed (cached)."""
+    import hashlib
+
     import torch
 
-    from fashionlens.models.segmenters.unet import UNetSegmenter
+    from fashionlens.models.segmenters.unet import SHIPPED_WEIGHTS, UNetSegmenter
 
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / "unet_outfits.json"
+    key = hashlib.sha256(SHIPPED_WEIGHTS.read_bytes()).hexdigest()[:12]  # new weights: new maps
+    path = CACHE / f"unet_outfits.{key}.json"
     cache: dict[str, dict] = json.loads(path.read_text()) if path.is_file() else {}
     todo = [s for s in stems if s not in cache]
     if todo:
