@@ -239,7 +239,10 @@ def bench_fitb(args: argparse.Namespace) -> None:
 # -- single garments ----------------------------------------------------------------------------------
 def single_vectors(d, paths: list[Path], tmp: Path) -> tuple[np.ndarray, list[str], list[str]]:
     """Vectors, U-Net classes and classifier classes of ``add --single`` on ``paths`` (cached in runs/)."""
-    key = zlib.crc32("|".join(str(p) for p in paths).encode() + d.backbone.model_id.encode())
+    from fashionlens.models.segmenters.unet import SHIPPED_WEIGHTS
+
+    unet_key = SHIPPED_WEIGHTS.read_bytes() if SHIPPED_WEIGHTS.is_file() else b""  # new U-Net: new classes
+    key = zlib.crc32("|".join(str(p) for p in paths).encode() + d.backbone.model_id.encode() + unet_key)
     cache = CACHE / f"single_{key:08x}.npz"
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as z:
