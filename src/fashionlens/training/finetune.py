@@ -388,14 +388,12 @@ def write_backbone(backbone: Any, path: Path, card: dict[str, Any]) -> Path:
         k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu())
         for k, v in backbone.state_dict().items()
     }
-    kit.save_checkpoint(path, state)
     import torch
 
-    # `save_checkpoint` adds a "format" key a torchvision load_state_dict would refuse: rewrite plain
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    plain = {k: v for k, v in saved.items() if k != "format"}
+    # a plain state dict (not `kit.save_checkpoint`, whose "format" key torchvision would refuse)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(plain, tmp)
+    torch.save(state, tmp)
     tmp.replace(path)
     path.with_suffix(".json").write_text(json.dumps(card, indent=2), encoding="utf-8")
     logger.info("fine-tuned backbone written to %s", path)

@@ -181,6 +181,7 @@ def train_unet(
         balanced_pos_weight,
         build_unet,
         dice_bce_loss,
+        load_unet_weights,
         normalise,
     )
 
@@ -214,12 +215,11 @@ def train_unet(
     if init is None:
         model = build_unet(len(seg_classes()), encoder_weights="pretrained")
     else:
-        warm = UNetSegmenter(init)
-        warm_path = warm.resolve_path()
+        warm_path = UNetSegmenter(init).resolve_path()
+        if warm_path is None:
+            raise InvalidInputError(f"init {init!r}: no U-Net weights file")
         model = build_unet(len(seg_classes()))
-        state = torch.load(warm_path, map_location="cpu", weights_only=True)
-        state = state["model"] if isinstance(state, dict) and isinstance(state.get("model"), dict) else state
-        model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
+        load_unet_weights(model, warm_path)
         logger.info("warm start from %s", warm_path)
     pos_weight = (
         torch.from_numpy(balanced_pos_weight(masks, len(seg_classes()), power=balance_power))

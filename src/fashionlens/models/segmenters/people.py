@@ -118,19 +118,17 @@ def _merge_fragments(regions: list[np.ndarray]) -> list[np.ndarray]:
     boxes = [mask_to_xyxy(m) for m in regions]
     areas = [int(m.sum()) for m in regions]
     order = sorted(range(len(regions)), key=lambda i: -areas[i])
-    merged = {i: m.copy() for i, m in enumerate(regions)}
-    taken: set[int] = set()
+    merged = dict(enumerate(regions))  # a region merged into another leaves the dict
     for i in order[::-1]:  # smallest first
         x1, y1, x2, y2 = boxes[i]
         for j in order:
-            if j == i or j in taken or areas[i] >= FRAGMENT_AREA * areas[j]:
+            if j == i or j not in merged or areas[i] >= FRAGMENT_AREA * areas[j]:
                 continue
             bx1, by1, bx2, by2 = boxes[j]
             overlap = max(0.0, min(x2, bx2) - max(x1, bx1)) / max(1.0, x2 - x1)
             gap = max(by1 - y2, y1 - by2)  # negative: they overlap vertically
             if overlap >= FRAGMENT_OVERLAP and gap <= FRAGMENT_GAP * (by2 - by1):
-                merged[j] |= merged.pop(i)
-                taken.add(i)
+                merged[j] = merged[j] | merged.pop(i)
                 break
     return [merged[k] for k in sorted(merged)]
 

@@ -361,6 +361,24 @@ def _to_full_size(seg: np.ndarray, conf: np.ndarray, hw: tuple[int, int]) -> tup
     return seg_full, conf_full.astype(np.float32)
 
 
+def load_unet_weights(model: Any, path: Path) -> dict[str, Any]:
+    """Load a U-Net weights file into ``model`` (fp16 or fp32; a plain state dict, or the
+    ``{"model": ..., "config": ...}`` that training writes), ``weights_only``; returns the file's
+    config (``{}`` for a plain state dict). Anything else is an `InvalidInputError` naming it."""
+    torch = require("torch")
+    meta: dict[str, Any] = {}
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+            meta = dict(state.get("config") or {})
+            state = state["model"]
+        model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
+    except Exception as exc:
+        why = str(exc).strip().splitlines()[0]
+        raise InvalidInputError(f"{path}: not a U-Net state dict ({why})") from exc
+    return meta
+
+
 class UNetSegmenter:
     """Semantic garment segmentation with the U-Net. Construct cheaply; `setup()` loads weights.
 
@@ -431,19 +449,9 @@ class UNetSegmenter:
         path = self.resolve_path()
         model = build_unet(len(self.classes))
         if path is not None:
-            try:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-                if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
-                    meta = state.get("config") or {}
-                    if self._input_hw is None and meta.get("input_hw"):
-                        self._input_hw = tuple(meta["input_hw"])
-                    state = state["model"]
-                state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
-                model.load_state_dict(state)
-            except Exception as exc:
-                raise InvalidInputError(
-                    f"{path}: not a U-Net state dict ({str(exc).strip().splitlines()[0]})"
-                ) from exc
+            meta = load_unet_weights(model, path)
+            if self._input_hw is None and meta.get("input_hw"):
+                self._input_hw = tuple(meta["input_hw"])
             self.weights_path = path
             if self._input_hw is None and path == SHIPPED_WEIGHTS and SHIPPED_CARD.is_file():
                 import json
