@@ -187,6 +187,7 @@ def draw_split(
     test_size: float,
     val_size: float,
     seed: int,
+    stratum: str = "articleType",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """``(train, validation, test)`` indices and a sentence saying how they were drawn.
 
@@ -223,8 +224,8 @@ def draw_split(
     fit_idx, test_idx = stratified_split(strata, test_size, seed)
     sub_train, sub_val = stratified_split([strata[i] for i in fit_idx], val_size, seed + 1)
     how = (
-        f"stratified by articleType: {test_size:.0%} test, {val_size:.0%} of the rest validation "
-        f"(seed {seed}; articleType classes with < {RARE_FOR_SPLIT} images kept in train)"
+        f"stratified by {stratum}: {test_size:.0%} test, {val_size:.0%} of the rest validation "
+        f"(seed {seed}; {stratum} classes with < {RARE_FOR_SPLIT} images kept in train)"
     )
     return fit_idx[sub_train], fit_idx[sub_val], test_idx, how
 
@@ -354,10 +355,10 @@ def train_attributes(
         if not ok.all():
             logger.warning("%d images left out: their colour descriptor failed", int((~ok).sum()))
             data, extra = data.subset(ok), extra[ok]
-    strata = data.labels.get("articleType") or data.labels[attributes[0]]
-    train_idx, val_idx, test_idx, method = draw_split(data, strata, split, test_size, val_size, seed)
-    if "articleType" not in data.labels:
-        method = method.replace("stratified by articleType", f"stratified by {attributes[0]}")
+    stratum = "articleType" if "articleType" in data.labels else attributes[0]
+    train_idx, val_idx, test_idx, method = draw_split(
+        data, data.labels[stratum], split, test_size, val_size, seed, stratum
+    )
     encoders, skipped = build_encoders(data.labels, train_idx, min_class_count)
     targets = {e.name: e.encode(data.labels[e.name]) for e in encoders}
 
