@@ -181,6 +181,9 @@ def train_maskrcnn_cmd(
         "maskrcnn_mobilenet_v2_fpn", help="maskrcnn_mobilenet_v2_fpn or maskrcnn_resnet50_fpn_v2."
     ),
     weights: str = typer.Option("pretrained", help="pretrained (ImageNet/COCO), a file, or none."),
+    encoder: str | None = typer.Option(
+        None, help="mobilenet: start blocks 0..17 from a U-Net encoder ('unet': the shipped one; or a file)."
+    ),
     epochs: int = typer.Option(3, min=1),
     fraction: float = typer.Option(1.0, help="Share of the training images to use."),
     batch_size: int = typer.Option(2, min=1),
@@ -201,7 +204,7 @@ def train_maskrcnn_cmd(
                 train_json, out, arch=arch, epochs=epochs, fraction=fraction, batch_size=batch_size, lr=lr,
                 min_size=min_size, max_size=max_size, resume=resume, eval_json=eval_json,
                 num_threads=threads, seed=seed, weights=None if weights == "none" else weights,
-                progress=progress,
+                encoder=encoder, progress=progress,
             )  # fmt: skip
         common.console.print(f"checkpoint: {out}", highlight=False)
         if report.get("eval"):

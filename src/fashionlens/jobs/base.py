@@ -18,8 +18,10 @@ to a worker before any weights load.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +40,37 @@ class Batch:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+
+@dataclass
+class StepTimes:
+    """Seconds a stage spent in each named step, summed over its batches (``with times.step("x"):``).
+    Steps of ``infer``/``write`` run one after another, or on worker threads where a stage uses them
+    (then a step's seconds are thread-seconds); ``decode`` overlaps them in the local engine.
+    On Ray each worker keeps its own copy, so the driver's stays empty."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = time.perf_counter() - started
+            with self._lock:
+                self.seconds[name] = self.seconds.get(name, 0.0) + spent
+
+    def reset(self) -> None:
+        with self._lock:
+            self.seconds.clear()
+
+    def __getstate__(self) -> dict[str, Any]:  # a stage travels to Ray workers: locks do not pickle
+        return {"seconds": dict(self.seconds)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.seconds, self._lock = dict(state["seconds"]), threading.Lock()
 
 
 @dataclass

@@ -15,6 +15,11 @@ catalogued photos, in batches, and per photo:
 Idempotent: photos with a status row for the task and segmenter are skipped unless ``force``; a
 photo's earlier rows are replaced, never duplicated. Every batch is committed before the next, so
 an interruption loses nothing already written. Unreadable and tiny photos are skipped with a reason.
+
+Speed: the networks run on the whole batch; each photo's post-processing (people, garments, colours,
+crops, overlay) runs on `default_photo_workers` threads; PNGs are written at zlib level 1. The
+stage's `StepTimes` (``stage.times``) has the seconds of every step; `benchmarks/bench_segment.py`
+prints them.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ import hashlib
 import io
 import json
 import logging
+import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -40,7 +48,7 @@ from fashionlens.core.types import Embeddings, ImageRecord, Skipped
 from fashionlens.engines.local import run_stage
 from fashionlens.ingest.base import content_hash, image_id_from_hash
 from fashionlens.ingest.images import DEFAULT_LIMITS, ImageLimits
-from fashionlens.jobs.base import Batch, JobReport, Stage, decode_images
+from fashionlens.jobs.base import Batch, JobReport, Stage, StepTimes, decode_images
 from fashionlens.models.segmenters.people import cutout_on_white, find_people
 from fashionlens.store import schemas
 from fashionlens.store.catalog import Catalog
@@ -97,16 +105,27 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+# zlib level of every crop and overlay PNG: level 1 encodes a 550x842 photo 3.5x faster than
+# Pillow's default 6 for files about 12% larger (benchmarks/bench_segment.py)
+PNG_COMPRESS_LEVEL = 1
+
+
+def default_photo_workers() -> int:
+    """Threads that post-process a batch's photos (people, garments, colours, crops, overlays):
+    one per CPU core, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def _boxes(xyxy: np.ndarray) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(pa.array(xyxy.reshape(-1).astype(np.float32)), 4)
 
 
-def _save_png(rgb: np.ndarray, path: Path) -> bytes:
+def _save_png(rgb: np.ndarray, path: Path, level: int = PNG_COMPRESS_LEVEL) -> bytes:
     """Write ``rgb`` to ``path`` as PNG (atomically); return the bytes written."""
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="PNG")
+    Image.fromarray(rgb).save(buf, format="PNG", compress_level=level)
     data = buf.getvalue()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -116,14 +135,14 @@ def _save_png(rgb: np.ndarray, path: Path) -> bytes:
 
 
 def _people_rows(
-    photo: _Photo, people: People, segmenter_id: str, crop_dir: Path
+    photo: _Photo, people: People, segmenter_id: str, crop_dir: Path, png_level: int
 ) -> tuple[list[dict[str, Any]], list[Any]]:
     rows, records = [], []
     image_id = photo.row["image_id"]
     for i in range(len(people)):
         crop = cutout_on_white(photo.rgb, people.masks[i])
         path = crop_dir / f"{image_id}_{i}.png"
-        digest = content_hash(_save_png(crop, path))
+        digest = content_hash(_save_png(crop, path, png_level))
         record = ImageRecord(
             image_id=image_id_from_hash(digest),
             source=photo.row["source"],
@@ -153,7 +172,13 @@ def _people_rows(
 
 
 def _garment_rows(
-    photo: _Photo, garments: GarmentInstances, people: People, segmenter_id: str, crop_dir: Path
+    photo: _Photo,
+    garments: GarmentInstances,
+    people: People,
+    segmenter_id: str,
+    crop_dir: Path,
+    times: StepTimes,
+    png_level: int,
 ) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
     from fashionlens.models.colour.naming import dominant_colours
 
@@ -165,10 +190,12 @@ def _garment_rows(
         person = int(np.argmax(overlap)) if overlap and max(overlap) > 0 else None
         x1, y1, x2, y2 = (int(v) for v in garments.xyxy[i])
         box = (slice(y1, max(y2, y1 + 1)), slice(x1, max(x2, x1 + 1)))
-        colours = dominant_colours(photo.rgb[box], mask[box], k=3) if mask[box].any() else []
-        crop = cutout_on_white(photo.rgb, mask, margin_frac=0.02)
-        path = crop_dir / f"{image_id}_{i}.png"
-        _save_png(crop, path)
+        with times.step("colour"):
+            colours = dominant_colours(photo.rgb[box], mask[box], k=3) if mask[box].any() else []
+        with times.step("garment crops"):
+            crop = cutout_on_white(photo.rgb, mask, margin_frac=0.02)
+            path = crop_dir / f"{image_id}_{i}.png"
+            _save_png(crop, path, png_level)
         crops.append(crop)
         rows.append(
             {
@@ -243,6 +270,8 @@ class SegmentStage(Stage):
         force: bool = False,
         overlays: bool = True,
         limits: ImageLimits = DEFAULT_LIMITS,
+        photo_workers: int | None = None,
+        png_level: int = PNG_COMPRESS_LEVEL,
     ) -> None:
         if task not in TASKS:
             raise InvalidInputError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
@@ -257,6 +286,13 @@ class SegmentStage(Stage):
         self.out_dir, self.task, self.where, self.limit = Path(out_dir), task, where, limit
         self.batch_size, self.force, self.overlays, self.limits = batch_size, force, overlays, limits
         self.name = f"segment {task}"
+        self.photo_workers = default_photo_workers() if photo_workers is None else photo_workers
+        if self.photo_workers < 1:
+            raise InvalidInputError(f"photo_workers must be >= 1; got {self.photo_workers}")
+        if not 0 <= png_level <= 9:
+            raise InvalidInputError(f"png_level must be a zlib level, 0..9; got {png_level}")
+        self.png_level = png_level
+        self.times = StepTimes()  # seconds per step of this process's batches
 
     @property
     def model_id(self) -> str:
@@ -288,15 +324,16 @@ class SegmentStage(Stage):
             self.overlay_dir.mkdir(parents=True, exist_ok=True)
 
     def decode(self, rows: list[dict[str, Any]]) -> Batch:
-        batch = decode_images(rows, self.limits, min_side=MIN_SIDE_PX, purpose="segment")
-        batch.items = [np.asarray(im) for im in batch.items]
+        with self.times.step("decode"):
+            batch = decode_images(rows, self.limits, min_side=MIN_SIDE_PX, purpose="segment")
+            batch.items = [np.asarray(im) for im in batch.items]
         return batch
 
     def infer(self, batch: Batch) -> SegmentResults:
         photos = [_Photo(row, rgb) for row, rgb in zip(batch.rows, batch.items, strict=True)]
         return _segment_batch(
             photos, self.segmenter, self.instances, self.detector, self.task, self.model_id, self.out_dir,
-            self.overlay_dir,
+            self.overlay_dir, self.times, self.photo_workers, self.png_level,
         )  # fmt: skip
 
     def write(self, catalog: Catalog, results: SegmentResults) -> dict[str, int]:
@@ -306,14 +343,28 @@ class SegmentStage(Stage):
         condition = (
             f"image_id IN ({', '.join(sql_literal(i) for i in ids)}) AND segmenter_id = {sql_literal(seg_id)}"
         )
-        catalog.upsert_images(results.records)
-        _replace(catalog, "people", condition, _table(results.people_rows, schemas.PEOPLE), "person_key")
-        if self.task == "garments":
-            garments = _table(results.garment_rows, schemas.GARMENTS)
-            _replace(catalog, "garments", condition, garments, "garment_key")
-            if self.backbone is not None and results.garment_rows:
-                _embed_garments(catalog, self.backbone, results.garment_rows, results.garment_crops)
-        catalog.upsert("segment_status", _table(results.status, schemas.SEGMENT_STATUS), "status_key")
+        with self.times.step("store"):
+            # person crops this photo had before and no longer has (fewer people now, or a crop
+            # whose PNG bytes, and so its image id, changed) are forgotten, not left to be found
+            before = catalog.read("people", where=condition, columns=["person_image_id"])
+            now = {r.image_id for r in results.records}
+            stale = set(before.column("person_image_id").to_pylist()) - now
+            catalog.delete_images(stale)
+            catalog.upsert_images(results.records)
+            people = _table(results.people_rows, schemas.PEOPLE)
+            _replace(catalog, "people", condition, people, "person_key")
+            if self.task == "garments":
+                garments = _table(results.garment_rows, schemas.GARMENTS)
+                _replace(catalog, "garments", condition, garments, "garment_key")
+        if self.task == "garments" and self.backbone is not None and results.garment_rows:
+            with self.times.step("embed"):
+                vectors = _embed_crops(self.backbone, results.garment_crops)
+            with self.times.step("store"):
+                _store_garment_vectors(
+                    catalog, self.backbone, results.garment_rows, results.garment_crops, vectors
+                )
+        with self.times.step("store"):
+            catalog.upsert("segment_status", _table(results.status, schemas.SEGMENT_STATUS), "status_key")
         return {
             "people": len(results.people_rows),
             "garments": len(results.garment_rows),
@@ -347,15 +398,18 @@ def segment_catalog(
     skip_failures: bool = True,
     limits: ImageLimits = DEFAULT_LIMITS,
     progress: Progress = NO_PROGRESS,
+    photo_workers: int | None = None,
 ) -> SegmentReport:
     """Segment the catalogue's photos on this machine (see the module doc). ``out_dir`` receives
     ``people/``, ``garments/`` crops and ``overlays/``. ``instances``: a garment instance model used
     instead of the semantic map's regions. ``backbone``: embeds garment crops (None: no garment
     vectors). ``detector``: a person detector (``detect(rgb) -> PersonBoxes``) used to split wide
-    regions."""
+    regions. ``photo_workers``: threads that post-process each batch's photos (default: one per core,
+    at most 4)."""
     stage = SegmentStage(
         segmenter, out_dir, task=task, instances=instances, backbone=backbone, detector=detector,
         where=where, limit=limit, batch_size=batch_size, force=force, overlays=overlays, limits=limits,
+        photo_workers=photo_workers,
     )  # fmt: skip
     return _report(stage, run_stage(stage, catalog, progress=progress, skip_failures=skip_failures))
 
@@ -417,6 +471,16 @@ def run_segment(
     return _report(stage, engines.run(stage, Catalog(settings.db_path), settings, progress=progress))
 
 
+@dataclass
+class _PhotoResult:
+    people_rows: list[dict[str, Any]]
+    records: list[Any]
+    garment_rows: list[dict[str, Any]]
+    garment_crops: list[np.ndarray]
+    status: dict[str, Any]
+    no_person: bool
+
+
 def _segment_batch(
     photos: list[_Photo],
     segmenter: SemanticSegmenter,
@@ -426,64 +490,105 @@ def _segment_batch(
     seg_id: str,
     out_dir: Path,
     overlay_dir: Path | None,
+    times: StepTimes,
+    workers: int = 1,
+    png_level: int = PNG_COMPRESS_LEVEL,
 ) -> SegmentResults:
-    from fashionlens.render.overlay import render_overlay
+    """The networks run on the whole batch; then each photo's people, garments, colours, crops and
+    overlay, on ``workers`` threads (numpy, OpenCV, k-means and PNG encoding release the GIL)."""
+    with times.step("U-Net"):
+        maps = segmenter.predict([p.rgb for p in photos])
+    inst: list[GarmentInstances] | list[None] = [None] * len(photos)
+    if task == "garments" and instances:
+        with times.step("Mask R-CNN"):
+            inst = instances.predict([p.rgb for p in photos])
+    lock = threading.Lock()  # one detector, shared by the workers
 
-    maps = segmenter.predict([p.rgb for p in photos])
-    inst = instances.predict([p.rgb for p in photos]) if task == "garments" and instances else None
-    people_rows: list[dict[str, Any]] = []
-    garment_rows: list[dict[str, Any]] = []
-    garment_crops: list[np.ndarray] = []
-    records: list[Any] = []
-    status: list[dict[str, Any]] = []
-    no_person = 0
-    for k, (photo, (seg, conf)) in enumerate(zip(photos, maps, strict=True)):
-        detect = (lambda rgb=photo.rgb: detector.detect(rgb).xyxy) if detector is not None else None
-        people = find_people(seg, conf, detect=detect)
-        p_rows, p_records = _people_rows(photo, people, seg_id, out_dir / "people")
-        people_rows += p_rows
-        records += p_records
-        garments = None
-        if task == "garments":
-            garments = inst[k] if inst is not None else semantic_to_instances(seg, conf)
-            g_rows, crops = _garment_rows(photo, garments, people, seg_id, out_dir / "garments")
-            garment_rows += g_rows
-            garment_crops += crops
-        overlay = ""
-        if overlay_dir is not None:
-            path = overlay_dir / f"{photo.row['image_id']}.png"
-            render_overlay(photo.rgb, people, garments).save(path)
-            overlay = str(path)
-        found = len(people) if task == "people" else len(garments or [])
-        no_person += len(people) == 0
-        status.append(
-            {
-                "status_key": f"{photo.row['image_id']}|{task}|{seg_id}",
-                "image_id": photo.row["image_id"],
-                "task": task,
-                "segmenter_id": seg_id,
-                "found": found,
-                "overlay_path": overlay,
-                "done_at": _now(),
-            }
+    def detect_with(rgb: np.ndarray) -> Any:
+        with lock:
+            return detector.detect(rgb).xyxy
+
+    def one(k: int) -> _PhotoResult:
+        seg, conf = maps[k]
+        detect = (lambda rgb=photos[k].rgb: detect_with(rgb)) if detector is not None else None
+        return _photo_rows(
+            photos[k], seg, conf, inst[k], detect, task, seg_id, out_dir, overlay_dir, times, png_level
         )
+
+    if workers > 1 and len(photos) > 1:
+        with ThreadPoolExecutor(max_workers=min(workers, len(photos))) as pool:
+            done = list(pool.map(one, range(len(photos))))
+    else:
+        done = [one(k) for k in range(len(photos))]
     return SegmentResults(
         [p.row["image_id"] for p in photos],
-        records,
-        people_rows,
-        garment_rows,
-        garment_crops,
-        status,
-        no_person,
+        [r for d in done for r in d.records],
+        [r for d in done for r in d.people_rows],
+        [r for d in done for r in d.garment_rows],
+        [c for d in done for c in d.garment_crops],
+        [d.status for d in done],
+        sum(d.no_person for d in done),
     )
 
 
-def _embed_garments(
-    catalog: Catalog, backbone: Any, rows: list[dict[str, Any]], crops: list[np.ndarray]
-) -> None:
+def _photo_rows(
+    photo: _Photo,
+    seg: np.ndarray,
+    conf: np.ndarray,
+    instances: GarmentInstances | None,
+    detect: Any,
+    task: str,
+    seg_id: str,
+    out_dir: Path,
+    overlay_dir: Path | None,
+    times: StepTimes,
+    png_level: int,
+) -> _PhotoResult:
+    from fashionlens.render.overlay import render_overlay
+
+    with times.step("people"):
+        people = find_people(seg, conf, detect=detect)
+    with times.step("people crops"):
+        people_rows, records = _people_rows(photo, people, seg_id, out_dir / "people", png_level)
+    garments = None
+    garment_rows: list[dict[str, Any]] = []
+    crops: list[np.ndarray] = []
+    if task == "garments":
+        if instances is not None:
+            garments = instances
+        else:
+            with times.step("garments"):
+                garments = semantic_to_instances(seg, conf)
+        garment_rows, crops = _garment_rows(
+            photo, garments, people, seg_id, out_dir / "garments", times, png_level
+        )
+    overlay = ""
+    if overlay_dir is not None:
+        with times.step("overlay"):
+            path = overlay_dir / f"{photo.row['image_id']}.png"
+            render_overlay(photo.rgb, people, garments).save(path, compress_level=png_level)
+        overlay = str(path)
+    status = {
+        "status_key": f"{photo.row['image_id']}|{task}|{seg_id}",
+        "image_id": photo.row["image_id"],
+        "task": task,
+        "segmenter_id": seg_id,
+        "found": len(people) if task == "people" else len(garments or []),
+        "overlay_path": overlay,
+        "done_at": _now(),
+    }
+    return _PhotoResult(people_rows, records, garment_rows, crops, status, len(people) == 0)
+
+
+def _embed_crops(backbone: Any, crops: list[np.ndarray]) -> np.ndarray:
     from PIL import Image
 
-    vectors = backbone.embed([Image.fromarray(c) for c in crops])
+    return backbone.embed([Image.fromarray(c) for c in crops])
+
+
+def _store_garment_vectors(
+    catalog: Catalog, backbone: Any, rows: list[dict[str, Any]], crops: list[np.ndarray], vectors: np.ndarray
+) -> None:
     keys = [r["garment_key"] for r in rows]
     hashes = [hashlib.sha256(c.tobytes()).hexdigest() for c in crops]
     catalog.add_embeddings(

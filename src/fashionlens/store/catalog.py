@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from fashionlens.core.errors import InvalidInputError, NotReadyError, StoreError, require
 from fashionlens.core.types import Embeddings, ImageLabel, ImageRecord, IngestResult, ObjectAnnotation
-from fashionlens.store import schemas
+from fashionlens.store import filters, schemas
 from fashionlens.store.guard import READ_ONLY_ERRNOS, guard
 from fashionlens.store.locks import DEFAULT_TIMEOUT_S, check_table_name, table_lock
 
@@ -355,6 +355,18 @@ class Catalog:
 
     def image_ids(self) -> set[str]:
         return set(self.read("images", columns=["image_id"]).column("image_id").to_pylist())
+
+    def delete_images(self, image_ids: Iterable[str]) -> int:
+        """Forget these images: their ``images`` rows and their vectors in every ``embeddings__*``
+        table (search tables follow when rebuilt). One commit per table; returns images deleted."""
+        ids = sorted(set(image_ids))
+        if not ids:
+            return 0
+        where = f"image_id IN ({', '.join(filters.literal(i) for i in ids)})"
+        for name in self.table_names():
+            if name.startswith("embeddings__"):
+                self.delete(name, where)
+        return self.delete("images", where).deleted
 
     def upsert_images(self, records: Iterable[ImageRecord]) -> None:
         rows = [asdict(r) for r in records]

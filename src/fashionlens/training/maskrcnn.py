@@ -237,12 +237,15 @@ def train_maskrcnn(
     max_iters: int | None = None,
     augment: bool = True,
     workers: int = 0,
+    encoder: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train ``arch`` on ``train_json``; write a checkpoint to ``out_path`` after every epoch.
 
     ``weights="pretrained"`` starts from COCO (resnet50 v2) / ImageNet (mobilenet backbone); None is
-    a random init. ``resume``: a checkpoint to continue (model, optimizer, LR schedule; training goes on
-    at its next epoch). LR: linear warm-up over 100 iterations, then cosine to 0. ``max_iters`` caps
+    a random init. ``encoder="unet"`` (or a U-Net weights file) then starts the MobileNetV2 blocks
+    0..17 from that U-Net's encoder (`init_encoder_from_unet`). ``resume``: a checkpoint to continue
+    (model, optimizer, LR schedule; training goes on at its next epoch). LR: linear warm-up over
+    100 iterations, then cosine to 0. ``max_iters`` caps
     iterations per epoch (smoke tests).
     ``progress`` gets ``start(epochs x iterations)`` and one ``advance`` per iteration. Returns a report.
     """
@@ -268,6 +271,7 @@ def train_maskrcnn(
         "seed": seed,
         "train_json": str(train_json),
         "weights": None if weights is None else str(weights),
+        "encoder": None if encoder is None else str(encoder),
     }
     ckpt = load_checkpoint(resume) if resume is not None else None
     if ckpt is not None:
@@ -279,7 +283,14 @@ def train_maskrcnn(
     init: str | Path | None = None
     if ckpt is None and weights is not None:
         init = ("coco" if "resnet50" in arch else "imagenet") if weights == "pretrained" else weights
-    model = build_maskrcnn(arch, config["num_classes"], weights=init, min_size=min_size, max_size=max_size)
+    model = build_maskrcnn(
+        arch,
+        config["num_classes"],
+        weights=init,
+        min_size=min_size,
+        max_size=max_size,
+        encoder=encoder if ckpt is None else None,
+    )
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
     model.to(device).train()

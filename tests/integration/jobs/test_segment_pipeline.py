@@ -172,3 +172,69 @@ def test_unknown_task_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidInputError, match="task must be one of people, garments"):
         segment_catalog(Catalog(tmp_path / "db"), OracleSegmenter(), tmp_path, task="hats")  # type: ignore[arg-type]
+
+
+def _rows(catalog: Catalog, table: str, key: str, drop: tuple[str, ...] = ()) -> list[dict]:
+    rows = sorted(catalog.read(table).to_pylist(), key=lambda r: r[key])
+    return [{k: v for k, v in r.items() if k not in drop} for r in rows]
+
+
+def test_photo_threads_and_png_level_change_speed_not_results(photos: dict, tmp_path: Path) -> None:
+    from fashionlens.jobs.segment import SegmentStage
+
+    outs = {}
+    for name, workers, level in (("serial", 1, 6), ("threads", 3, 1)):
+        catalog = Catalog(tmp_path / name / "db")
+        _ingest(catalog, photos["folder"])
+        stage = SegmentStage(
+            photos["oracle"], tmp_path / name / "s", task="garments", photo_workers=workers, png_level=level
+        )
+        from fashionlens.engines.local import run_stage
+
+        report = run_stage(stage, catalog)
+        assert report.done >= 7
+        # every step of the job is timed, network and post-processing apart
+        assert {"decode", "U-Net", "people", "people crops", "garments", "colour", "overlay", "store"} <= set(
+            stage.times.seconds
+        )
+        outs[name] = catalog
+        crops = sorted((tmp_path / name / "s" / "garments").glob("*.png"))
+        assert crops
+        outs[name + " pixels"] = [np.asarray(Image.open(c)).tobytes() for c in crops]
+        outs[name + " bytes"] = sum(c.stat().st_size for c in crops)
+    # the same garments, colours and people, in the same order; the crops' pixels are identical
+    # (PNG is lossless), only the files' compression differs
+    drop = ("crop_path",)
+    assert _rows(outs["serial"], "garments", "garment_key", drop) == _rows(
+        outs["threads"], "garments", "garment_key", drop
+    )
+    people_drop = (*drop, "person_image_id")  # a crop's image id is the hash of its PNG bytes
+    assert _rows(outs["serial"], "people", "person_key", people_drop) == _rows(
+        outs["threads"], "people", "person_key", people_drop
+    )
+    assert outs["serial pixels"] == outs["threads pixels"]
+    assert outs["serial bytes"] < outs["threads bytes"]
+
+    # re-run at the other level: every crop gets a new image id; the old crop images go, none linger
+    catalog = outs["serial"]
+    crops = f"original_dataset = '{PEOPLE_DATASET}'"
+    old_ids = set(catalog.read("images", where=crops).column("image_id").to_pylist())
+    segment_catalog(catalog, photos["oracle"], tmp_path / "serial" / "s", task="garments", force=True)
+    new_ids = set(catalog.read("images", where=crops).column("image_id").to_pylist())
+    assert new_ids == set(catalog.read("people").column("person_image_id").to_pylist())
+    assert not new_ids & old_ids and len(new_ids) == len(old_ids)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"photo_workers": 0}, "photo_workers must be >= 1"),
+        ({"png_level": 10}, "png_level must be a zlib level"),
+    ],
+)
+def test_bad_speed_settings_are_clear_errors(kwargs: dict, message: str, tmp_path: Path) -> None:
+    from fashionlens.core.errors import InvalidInputError
+    from fashionlens.jobs.segment import SegmentStage
+
+    with pytest.raises(InvalidInputError, match=message):
+        SegmentStage(OracleSegmenter(), tmp_path, task="garments", **kwargs)

@@ -73,3 +73,15 @@ def test_export_csv_and_parquet(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match=r"\.csv or \.parquet"):
         catalog.export("images", tmp_path / "x.xlsx")
     assert catalog.read("labels").num_rows == 3
+
+
+def test_delete_images_forgets_their_rows_and_vectors_only(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "db")
+    catalog.add_ingest(_result())
+    vectors = l2_normalise(np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32))
+    catalog.add_embeddings(Embeddings(("id0", "id1", "id2"), vectors, "m.a"), ["h0", "h1", "h2"])
+    assert catalog.delete_images(["id1", "id1", "no-such-id"]) == 1
+    assert set(catalog.read("images").column("image_id").to_pylist()) == {"id0", "id2"}
+    assert catalog.embeddings("m.a").ids == ("id0", "id2")
+    assert catalog.count("labels") == 3  # labels stay: deleting images is not deleting a dataset
+    assert catalog.delete_images([]) == 0

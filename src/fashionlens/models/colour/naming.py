@@ -302,12 +302,25 @@ def dominant_colours(
     return sorted(out, key=lambda c: (-c.share, c.name))
 
 
+@cache
+def _threadpools() -> Any:
+    """The process's BLAS/OpenMP pools, found once (finding them reads /proc/self/maps: ~3 ms, more
+    than the k-means of one garment), after sklearn's k-means has loaded its OpenMP."""
+    from sklearn.cluster import KMeans  # noqa: F401
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_thread() -> Any:
+    return _threadpools().limit(limits=1)
+
+
 def _cluster(
     pixels: np.ndarray, k: int, max_pixels: int, seed: int, weights: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """k-means centres ``(k', 3)`` and the (weighted) amount of ``pixels`` nearest each (k' <= k)."""
     from sklearn.cluster import KMeans
-    from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(seed)
     if len(pixels) <= max_pixels and weights is None:
@@ -319,7 +332,7 @@ def _cluster(
     k_eff = min(k, n_distinct)
     if k_eff == 1:
         return sample.mean(0, keepdims=True), np.array([len(pixels) if weights is None else weights.sum()])
-    with threadpool_limits(1):  # threads only add start-up cost on a few thousand points
+    with _one_thread():  # threads only add start-up cost on a few thousand points
         centres = KMeans(n_clusters=k_eff, n_init=2, random_state=seed).fit(sample).cluster_centers_
     # every foreground pixel to its nearest centre, in chunks to bound memory
     chunks = np.array_split(pixels, max(1, len(pixels) // 65536))

@@ -15,6 +15,10 @@ Two architectures (`ARCHS`):
     stride-8/16/32 stages, 2-size x 3-ratio anchors (16..256 px), a 512-d box head and a
     4x128-channel mask head. ``weights="imagenet"`` (default for training) or ``None``.
 
+``encoder="unet"`` (mobilenet only) then replaces blocks 0..17 of that ImageNet MobileNetV2 with the
+encoder of the shipped CCP U-Net (`init_encoder_from_unet`): the same architecture, already trained
+on CCP garments (on `ccp_pixel_split`'s training photos only, so CCP's held-out photos stay unseen).
+
 ``weights=None`` is a random init, meant for smoke tests only. Labels are 1..num_classes-1 =
 ModaNet index + 1; 0 is background.
 
@@ -62,6 +66,30 @@ def _load_state(model: Any, path: Path, what: str) -> None:
     except Exception as exc:
         raise InvalidInputError(f"{path}: not a {what} state dict ({str(exc).splitlines()[0]})") from exc
     logger.info("loaded %s weights from %s", what, path)
+
+
+def init_encoder_from_unet(model: Any, unet_weights: str | Path = "shipped") -> Path:
+    """Copy a U-Net's MobileNetV2 encoder (``features[:18]``) into a ``maskrcnn_mobilenet_v2_fpn``
+    backbone; returns the U-Net file used. Frozen BatchNorm takes the U-Net's running statistics."""
+    import torch
+
+    from fashionlens.models.segmenters.unet import SHIPPED_WEIGHTS, build_unet, load_unet_weights
+
+    path = SHIPPED_WEIGHTS if unet_weights == "shipped" else Path(unet_weights)
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: no U-Net weights there to take the encoder from")
+    unet = build_unet()
+    load_unet_weights(unet, path)
+    body = model.backbone.body
+    try:
+        with torch.no_grad():
+            for index, block in enumerate(unet.encoder):
+                body[str(index)].load_state_dict(block.state_dict())
+    except (RuntimeError, KeyError) as exc:
+        why = str(exc).strip().splitlines()[0]
+        raise InvalidInputError(f"{path}: its encoder does not fit the Mask R-CNN backbone ({why})") from exc
+    logger.info("Mask R-CNN encoder blocks 0..%d from the U-Net %s", len(unet.encoder) - 1, path)
+    return path
 
 
 def _resnet50_v2(num_classes: int, weights: str | Path | None, **kwargs: Any) -> Any:
@@ -134,12 +162,15 @@ def build_maskrcnn(
     weights: str | Path | None = None,
     min_size: int = 800,
     max_size: int = 1333,
+    encoder: str | Path | None = None,
     **kwargs: Any,
 ) -> Any:
     """A torchvision ``MaskRCNN`` of ``arch`` (see module doc) for ``num_classes`` (incl. background).
 
     ``weights``: None (random init), ``"coco"`` (resnet50 v2), ``"imagenet"`` (mobilenet backbone) or a
-    file path. ``kwargs`` go to ``MaskRCNN`` (``box_detections_per_img``, ``rpn_post_nms_top_n_train``...).
+    file path. ``encoder``: None, or ``"unet"`` / a U-Net weights file whose encoder replaces the
+    MobileNetV2's blocks 0..17 (`init_encoder_from_unet`). ``kwargs`` go to ``MaskRCNN``
+    (``box_detections_per_img``, ``rpn_post_nms_top_n_train``...).
     """
     require("torchvision")
     if num_classes < 2:
@@ -148,11 +179,16 @@ def build_maskrcnn(
     if arch == "maskrcnn_resnet50_fpn_v2":
         if weights == "imagenet":
             raise InvalidInputError(f"{arch}: weights must be None, 'coco' or a path; got 'imagenet'")
+        if encoder is not None:
+            raise InvalidInputError(f"{arch}: a U-Net encoder fits maskrcnn_mobilenet_v2_fpn only")
         return _resnet50_v2(num_classes, weights, **kwargs)
     if arch == "maskrcnn_mobilenet_v2_fpn":
         if weights == "coco":
             raise InvalidInputError(f"{arch}: weights must be None, 'imagenet' or a path; got 'coco'")
-        return _mobilenet_v2_fpn(num_classes, weights, **kwargs)
+        model = _mobilenet_v2_fpn(num_classes, weights, **kwargs)
+        if encoder is not None:
+            init_encoder_from_unet(model, "shipped" if encoder == "unet" else encoder)
+        return model
     raise InvalidInputError(f"arch must be one of {', '.join(ARCHS)}; got {arch!r}")
 
 
