@@ -18,6 +18,10 @@ from fashionlens.training.maskrcnn import category_mapping, load_coco
 logger = logging.getLogger(__name__)
 
 
+# COCOeval.stats positions: AP@[.5:.95], AP50, then AP over small (< 32^2 px), medium, large objects
+SUMMARY = {"ap": 0, "ap50": 1, "ap_small": 3, "ap_medium": 4, "ap_large": 5}
+
+
 def _coco_api(data: dict[str, Any]) -> Any:
     coco_mod = require("pycocotools.coco", extra="seg", package="pycocotools")
     api = coco_mod.COCO()
@@ -28,7 +32,8 @@ def _coco_api(data: dict[str, Any]) -> Any:
 
 
 def coco_ap(gt_api: Any, dets: list[dict[str, Any]]) -> dict[str, float]:
-    """``bbox_ap``, ``bbox_ap50``, ``segm_ap``, ``segm_ap50`` of detections (COCO results format:
+    """``bbox_ap``, ``bbox_ap50``, ``bbox_ap_small|medium|large`` and the same for ``segm_``, of
+    detections (COCO results format:
     ``image_id``, ``category_id``, ``bbox`` xywh, ``score``, ``segmentation`` RLE) against a
     ground-truth COCO API object. No detections, or no ground truth: 0."""
     eval_mod = require("pycocotools.cocoeval", extra="seg", package="pycocotools")
@@ -36,7 +41,8 @@ def coco_ap(gt_api: Any, dets: list[dict[str, Any]]) -> dict[str, float]:
     has_gt = bool(gt_api.dataset.get("annotations"))
     for iou_type in ("bbox", "segm"):
         if not dets or not has_gt:
-            result[f"{iou_type}_ap"] = result[f"{iou_type}_ap50"] = 0.0
+            for name in SUMMARY:
+                result[f"{iou_type}_{name}"] = 0.0
             continue
         with contextlib.redirect_stdout(io.StringIO()) as out:
             dt_api = gt_api.loadRes([dict(d) for d in dets])
@@ -45,10 +51,27 @@ def coco_ap(gt_api: Any, dets: list[dict[str, Any]]) -> dict[str, float]:
             ev.accumulate()
             ev.summarize()
         logger.info("COCO %s:\n%s", iou_type, out.getvalue())
-        # -1 means "no ground truth"; report 0 then
-        result[f"{iou_type}_ap"] = max(0.0, float(ev.stats[0]))
-        result[f"{iou_type}_ap50"] = max(0.0, float(ev.stats[1]))
+        # -1 means "no ground truth" (of that size); report 0 then
+        for name, index in SUMMARY.items():
+            result[f"{iou_type}_{name}"] = max(0.0, float(ev.stats[index]))
     return result
+
+
+class UNetInstances:
+    """The U-Net's garment regions as instances (`semantic_to_instances`: one per connected region,
+    scored by its mean confidence), so the semantic model is scored by the same COCO AP as Mask R-CNN."""
+
+    def __init__(self, segmenter: Any) -> None:
+        self.segmenter = segmenter
+
+    def setup(self) -> UNetInstances:
+        self.segmenter.setup()
+        return self
+
+    def predict(self, images: Any) -> list[Any]:
+        from fashionlens.core.segmentation import semantic_to_instances
+
+        return [semantic_to_instances(seg, conf) for seg, conf in self.segmenter.predict(images)]
 
 
 def evaluate_maskrcnn(
@@ -61,17 +84,18 @@ def evaluate_maskrcnn(
 ) -> dict[str, Any]:
     """COCO ``bbox_ap``, ``bbox_ap50``, ``segm_ap``, ``segm_ap50`` (in [0, 1]) and ``images_per_s``.
 
-    ``segmenter_or_checkpoint``: a `MaskRCNNSegmenter` or a checkpoint path (then evaluated with
-    score threshold 0.05). Ground truth categories are mapped to ModaNet as in `CocoInstanceDataset`;
-    ``limit`` evaluates the first ``limit`` images.
+    ``segmenter_or_checkpoint``: anything with ``setup()`` and ``predict(images) -> [GarmentInstances]``
+    (a `MaskRCNNSegmenter`, `UNetInstances`), or a checkpoint path / ``"shipped"`` (then a Mask
+    R-CNN evaluated with score threshold 0.05). Ground truth categories are mapped to ModaNet as
+    in `CocoInstanceDataset`; ``limit`` evaluates the first ``limit`` images.
     """
 
     from fashionlens.ingest.ccp_coco import coco_categories, mask_to_rle
     from fashionlens.models.segmenters.maskrcnn import MaskRCNNSegmenter
 
     seg = segmenter_or_checkpoint
-    if not isinstance(seg, MaskRCNNSegmenter):
-        seg = MaskRCNNSegmenter(Path(seg), score_threshold=0.05, num_threads=num_threads)
+    if isinstance(seg, str | Path):
+        seg = MaskRCNNSegmenter(seg, score_threshold=0.05, num_threads=num_threads)
     seg.setup()
     coco, root = load_coco(coco_json, images_root)
     label_of = category_mapping(coco["categories"])

@@ -90,7 +90,8 @@ def garments(
     out: Path | None = _OUT,
     weights: Path | None = _WEIGHTS,
     maskrcnn: Path | None = typer.Option(
-        None, help="A Mask R-CNN checkpoint (`segment train-maskrcnn`) to find garments instead of the U-Net."
+        None,
+        help="Find garments with Mask R-CNN instead of the U-Net: 'shipped' (CCP-trained) or a checkpoint.",
     ),
     embed: bool = typer.Option(True, "--embed/--no-embed", help="Embed each garment crop with the backbone."),
 ) -> None:

@@ -25,7 +25,7 @@ def serve(
         None, min=0.001, help="Per-request model timeout in seconds, then 504 (default 30)."
     ),
     maskrcnn: Path | None = typer.Option(
-        None, help="A Mask R-CNN checkpoint: the webcam page shows it beside the U-Net."
+        None, help="A Mask R-CNN checkpoint, or 'shipped': the webcam page shows it beside the U-Net."
     ),
     cors_origin: list[str] | None = typer.Option(
         None, "--cors-origin", help="Allow this browser origin (repeatable); CORS is off without one."

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fashionlens.analysis.coco_metrics import _coco_api, coco_ap
+from fashionlens.analysis.coco_metrics import SUMMARY, _coco_api, coco_ap
 from fashionlens.ingest.ccp_coco import coco_categories, mask_to_rle
 
 H, W = 64, 64
@@ -50,7 +50,10 @@ def _dets(masks: list[np.ndarray], shift: int = 0) -> list[dict]:
 def test_ground_truth_as_detections_scores_one() -> None:
     api, masks = _gt()
     ap = coco_ap(api, _dets(masks))
-    assert ap == pytest.approx({"bbox_ap": 1.0, "bbox_ap50": 1.0, "segm_ap": 1.0, "segm_ap50": 1.0}, abs=1e-6)
+    # both squares are under 32x32 px: COCO's "small"; no medium or large object to find (0)
+    perfect = {"ap": 1.0, "ap50": 1.0, "ap_small": 1.0, "ap_medium": 0.0, "ap_large": 0.0}
+    want = {f"{kind}_{k}": v for kind in ("bbox", "segm") for k, v in perfect.items()}
+    assert ap == pytest.approx(want, abs=1e-6)
 
 
 def test_shifted_detections_score_less() -> None:
@@ -63,4 +66,6 @@ def test_shifted_detections_score_less() -> None:
 
 def test_nothing_found_scores_zero() -> None:
     api, _ = _gt()
-    assert coco_ap(api, []) == {"bbox_ap": 0.0, "bbox_ap50": 0.0, "segm_ap": 0.0, "segm_ap50": 0.0}
+    ap = coco_ap(api, [])
+    assert set(ap) == {f"{kind}_{k}" for kind in ("bbox", "segm") for k in SUMMARY}
+    assert all(v == 0.0 for v in ap.values())

@@ -146,3 +146,78 @@ def test_checkpoint_resume_continues_at_next_epoch(tmp_path: Path) -> None:
     img = np.asarray(Image.open(tmp_path / "img0.png").convert("RGB"))
     (out,) = seg.predict([img])
     assert isinstance(out, GarmentInstances) and out.size_hw == (96, 64)
+
+
+def test_encoder_from_the_shipped_unet_replaces_blocks_0_to_17_only() -> None:
+    from fashionlens.models.segmenters.unet import SHIPPED_WEIGHTS, build_unet, load_unet_weights
+
+    plain = build_maskrcnn("maskrcnn_mobilenet_v2_fpn", NUM_CLASSES, weights=None)
+    torch.manual_seed(0)
+    seeded = build_maskrcnn("maskrcnn_mobilenet_v2_fpn", NUM_CLASSES, weights=None, encoder="unet")
+    unet = build_unet()
+    load_unet_weights(unet, SHIPPED_WEIGHTS)
+    for index in (0, 9, 17):
+        theirs = unet.encoder[index].state_dict()
+        ours = seeded.backbone.body[str(index)].state_dict()
+        for key, value in ours.items():
+            assert torch.equal(value, theirs[key].float()), (index, key)
+    # block 18 (the 1x1 conv to 1280 channels) is not in the U-Net: it keeps its own init
+    assert seeded.backbone.body["18"][0].weight.shape == plain.backbone.body["18"][0].weight.shape
+
+
+@pytest.mark.parametrize(
+    ("arch", "encoder", "message"),
+    [
+        ("maskrcnn_resnet50_fpn_v2", "unet", "fits maskrcnn_mobilenet_v2_fpn only"),
+        ("maskrcnn_mobilenet_v2_fpn", "no/such/unet.pt", "no U-Net weights there"),
+    ],
+)
+def test_bad_encoder_init_is_a_clear_error(arch: str, encoder: str, message: str) -> None:
+    from fashionlens.core.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match=message):
+        build_maskrcnn(arch, NUM_CLASSES, weights=None, encoder=encoder)
+
+
+def test_a_file_that_is_not_a_unet_is_refused_as_encoder(tmp_path: Path) -> None:
+    from fashionlens.core.errors import InvalidInputError
+
+    junk = tmp_path / "junk.pt"
+    torch.save({"weight": torch.zeros(3)}, junk)
+    with pytest.raises(InvalidInputError, match=r"junk\.pt: not a U-Net state dict"):
+        build_maskrcnn("maskrcnn_mobilenet_v2_fpn", NUM_CLASSES, weights=None, encoder=junk)
+
+
+def test_fp16_export_predicts_as_the_checkpoint_does(tmp_path: Path) -> None:
+    from fashionlens.models.segmenters.maskrcnn import export_maskrcnn
+    from fashionlens.training.kit import save_checkpoint
+
+    torch.manual_seed(0)
+    arch = "maskrcnn_mobilenet_v2_fpn"
+    model = build_maskrcnn(arch, NUM_CLASSES, weights=None, min_size=256, max_size=384)
+    config = {"arch": arch, "num_classes": NUM_CLASSES, "min_size": 256, "max_size": 384}
+    ckpt = save_checkpoint(
+        tmp_path / "train.pt", {"model": model.state_dict(), "optimizer": {}, "epoch": 3}, config=config
+    )
+    out = export_maskrcnn(ckpt, tmp_path / "exported.pt", extra={"model_id": "m"})
+    assert out.stat().st_size < 0.6 * ckpt.stat().st_size
+    saved = torch.load(out, weights_only=True)
+    assert "optimizer" not in saved and saved["epoch"] == 3 and saved["model_id"] == "m"
+    assert {v.dtype for v in saved["model"].values() if v.is_floating_point()} == {torch.float16}
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (300, 200, 3), dtype=np.uint8)
+    full = MaskRCNNSegmenter(ckpt, score_threshold=0.0).setup()
+    half = MaskRCNNSegmenter(out, score_threshold=0.0).setup()
+    a, b = full._model.rpn.head.conv[0][0].weight, half._model.rpn.head.conv[0][0].weight
+    assert b.dtype == torch.float32 and torch.allclose(a, b, atol=1e-3)
+    (pa,), (pb,) = full.predict([image]), half.predict([image])
+    assert pa.masks.shape[1:] == pb.masks.shape[1:] == (300, 200)
+
+
+def test_shipped_is_the_default_checkpoint_and_names_itself() -> None:
+    from fashionlens.models.segmenters.maskrcnn import SHIPPED_CHECKPOINT, SHIPPED_ID
+
+    seg = MaskRCNNSegmenter()
+    assert seg.checkpoint == SHIPPED_CHECKPOINT and seg.model_id == SHIPPED_ID
+    assert MaskRCNNSegmenter(Path("shipped")).model_id == SHIPPED_ID  # a CLI flag arrives as a Path
+    assert MaskRCNNSegmenter("runs/own.pt").model_id == "maskrcnn.own"

@@ -22,8 +22,9 @@ on CCP garments (on `ccp_pixel_split`'s training photos only, so CCP's held-out 
 ``weights=None`` is a random init, meant for smoke tests only. Labels are 1..num_classes-1 =
 ModaNet index + 1; 0 is background.
 
-`MaskRCNNSegmenter` loads a checkpoint written by `fashionlens.training.maskrcnn` and returns
-`GarmentInstances` per image.
+`MaskRCNNSegmenter` loads a checkpoint written by `fashionlens.training.maskrcnn` (or
+``"shipped"``: `SHIPPED_CHECKPOINT`, the fp16 MobileNetV2-FPN model trained on CCP that the package
+ships, with its card beside it) and returns `GarmentInstances` per image.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from fashionlens.core.errors import InvalidInputError, NotReadyError, require
+from fashionlens.core.errors import InvalidInputError, NotReadyError, WeightsNotFoundError, require
 from fashionlens.core.labels import modanet_categories
 from fashionlens.core.segmentation import GarmentInstances
 from fashionlens.models.registry import BackboneSpec
@@ -51,6 +52,14 @@ RESNET50_V2_COCO = BackboneSpec(
     weights_file="maskrcnn_resnet50_fpn_v2_coco-73cbd019.pth",
     weights_url="https://download.pytorch.org/models/maskrcnn_resnet50_fpn_v2_coco-73cbd019.pth",
     description="torchvision Mask R-CNN ResNet-50 FPN v2, COCO (box AP 47.4, mask AP 41.8)",
+)
+SHIPPED_ID = "maskrcnn_mobilenet_v2_fpn.ccp"
+SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[1] / "shipped" / f"{SHIPPED_ID}.pt"
+SHIPPED_CARD = SHIPPED_CHECKPOINT.with_suffix(".json")
+SHIPPED_COMMAND = (
+    "fashionlens segment convert-ccp ../shared/data/ccp --out runs/ccp_coco && "
+    "fashionlens segment train-maskrcnn runs/ccp_coco/train/_annotations.coco.json --encoder unet "
+    "--out runs/maskrcnn_unet_init.pt && python benchmarks/ship_maskrcnn.py runs/maskrcnn_unet_init.pt"
 )
 MOBILENET_FPN_CHANNELS = 128
 MOBILENET_RETURN_LAYERS = {"6": "0", "13": "1", "18": "2"}  # ends of the stride 8/16/32 stages
@@ -207,12 +216,26 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def model_from_checkpoint(ckpt: dict[str, Any], **overrides: Any) -> Any:
-    """Rebuild the model a checkpoint describes (random init, then its state dict)."""
+    """Rebuild the model a checkpoint describes (random init, then its state dict; fp16 weights,
+    as shipped, are widened to the model's fp32)."""
     cfg = ckpt["config"]
     kwargs = {"min_size": cfg["min_size"], "max_size": cfg["max_size"], **overrides}
     model = build_maskrcnn(cfg["arch"], cfg.get("num_classes", NUM_CLASSES), weights=None, **kwargs)
-    model.load_state_dict(ckpt["model"])
+    state = {k: (v.float() if v.is_floating_point() else v) for k, v in ckpt["model"].items()}
+    model.load_state_dict(state)
     return model
+
+
+def export_maskrcnn(checkpoint: Path, out: Path, *, extra: dict[str, Any] | None = None) -> Path:
+    """A training checkpoint's model as an fp16 file without the optimizer (what ships): the same
+    ``{"model", "config", "epoch"}`` layout, so `MaskRCNNSegmenter` loads either."""
+    from fashionlens.training.kit import save_checkpoint
+
+    ckpt = load_checkpoint(checkpoint)
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in ckpt["model"].items()}
+    payload = {"model": state, "config": dict(ckpt["config"]), "epoch": int(ckpt.get("epoch", 0))}
+    payload.update(extra or {})
+    return save_checkpoint(Path(out), payload)
 
 
 def outputs_to_instances(
@@ -241,7 +264,7 @@ class MaskRCNNSegmenter:
 
     def __init__(
         self,
-        checkpoint: str | Path,
+        checkpoint: str | Path = "shipped",
         *,
         score_threshold: float = 0.5,
         mask_threshold: float = 0.5,
@@ -251,7 +274,9 @@ class MaskRCNNSegmenter:
     ) -> None:
         if not 0.0 <= score_threshold <= 1.0:
             raise InvalidInputError(f"score_threshold must be in [0, 1]; got {score_threshold}")
-        self.checkpoint = Path(checkpoint)
+        # "shipped" (or a Path of that name, from a CLI flag) unless a file of that name is there
+        self.shipped = str(checkpoint) == "shipped" and not Path(checkpoint).is_file()
+        self.checkpoint = SHIPPED_CHECKPOINT if self.shipped else Path(checkpoint)
         self.score_threshold = score_threshold
         self.mask_threshold = mask_threshold
         self.device = device
@@ -262,8 +287,8 @@ class MaskRCNNSegmenter:
 
     @property
     def model_id(self) -> str:
-        """``maskrcnn.<checkpoint file stem>``: the id segmentation records carry."""
-        return f"maskrcnn.{self.checkpoint.stem}"
+        """The id segmentation records carry: `SHIPPED_ID`, or ``maskrcnn.<checkpoint file stem>``."""
+        return SHIPPED_ID if self.shipped else f"maskrcnn.{self.checkpoint.stem}"
 
     @property
     def ready(self) -> bool:
@@ -275,6 +300,11 @@ class MaskRCNNSegmenter:
 
             if self.num_threads:
                 torch.set_num_threads(self.num_threads)
+            if self.shipped and not self.checkpoint.is_file():
+                raise WeightsNotFoundError(
+                    f"the shipped Mask R-CNN {self.checkpoint} is missing (a source checkout without "
+                    f"it?); produce it with: {SHIPPED_COMMAND}"
+                )
             ckpt = load_checkpoint(self.checkpoint)
             self.config = dict(ckpt["config"])
             # keep every detection above the threshold (COCO eval keeps 100 per image)
