@@ -144,17 +144,11 @@ def test_webcam_shows_unet_and_mask_rcnn_side_by_side(
     catalogue_home: Path, launch, start_server, shared_data: Path, tmp_path: Path, screenshot
 ) -> None:
     pytest.importorskip("cv2")
-    from fashionlens.models.segmenters.maskrcnn import NUM_CLASSES, build_maskrcnn
-    from fashionlens.training.kit import save_checkpoint
-
-    arch = "maskrcnn_mobilenet_v2_fpn"  # random weights: this checks the page, not the model
-    model = build_maskrcnn(arch, NUM_CLASSES, weights=None, min_size=256, max_size=384)
-    config = {"arch": arch, "num_classes": NUM_CLASSES, "min_size": 256, "max_size": 384}
-    checkpoint = save_checkpoint(tmp_path / "random.pt", {"model": model.state_dict()}, config=config)
     y4m = tmp_path / "camera.y4m"
     _write_y4m(shared_data, y4m, frames=10)
     log = tmp_path / "serve.log"
-    with start_server(catalogue_home, log, "--maskrcnn", str(checkpoint), models="unet") as base:
+    # the Mask R-CNN the package ships, offline, as a user starts it
+    with start_server(catalogue_home, log, "--maskrcnn", "shipped", models="unet") as base:
         browser = launch(
             "--use-fake-device-for-media-stream",
             "--use-fake-ui-for-media-stream",

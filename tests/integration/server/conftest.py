@@ -60,20 +60,3 @@ def product_jpeg(shared_data: Path) -> bytes:
 def street_jpeg(shared_data: Path) -> bytes:
     """A real CCP street photo of one standing person."""
     return (shared_data / "ccp" / "photos" / "0001.jpg").read_bytes()
-
-
-def random_maskrcnn_checkpoint(path: Path) -> Path:
-    """A Mask R-CNN checkpoint in the training format, random weights (the real one is 57 MB and
-    51 CPU minutes; these tests check the wiring, not its garments)."""
-    from fashionlens.models.segmenters.maskrcnn import NUM_CLASSES, build_maskrcnn
-    from fashionlens.training.kit import save_checkpoint
-
-    arch = "maskrcnn_mobilenet_v2_fpn"
-    model = build_maskrcnn(arch, NUM_CLASSES, weights=None, min_size=256, max_size=384)
-    config = {"arch": arch, "num_classes": NUM_CLASSES, "min_size": 256, "max_size": 384}
-    return save_checkpoint(path, {"model": model.state_dict(), "epoch": 0}, config=config)
-
-
-@pytest.fixture(scope="session")
-def maskrcnn_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return random_maskrcnn_checkpoint(tmp_path_factory.mktemp("maskrcnn") / "maskrcnn_random.pt")

@@ -105,15 +105,20 @@ def test_cors_is_off_unless_configured(client, server_home: Path) -> None:
         )
 
 
-def test_a_configured_mask_rcnn_segments_beside_the_unet(server_home: Path, maskrcnn_checkpoint: Path,
-                                                         street_jpeg: bytes) -> None:  # fmt: skip
-    with app_client(server_home, models=("unet",), maskrcnn_checkpoint=maskrcnn_checkpoint) as client:
+def test_the_shipped_mask_rcnn_segments_beside_the_unet(server_home: Path, street_jpeg: bytes) -> None:
+    from fashionlens.models.segmenters.maskrcnn import SHIPPED_ID
+
+    # `serve --maskrcnn shipped`: the flag arrives as a Path; offline, the package's own model loads
+    with app_client(server_home, models=("unet",), maskrcnn_checkpoint=Path("shipped")) as client:
         info = client.get("/v1/models").json()
         assert info["maskrcnn"] is True and info["models"]["maskrcnn"]["state"] == "ready"
         files = {"image": ("s.jpg", street_jpeg, "image/jpeg")}
         unet = client.post("/v1/segment", files=files).json()
         mrcnn = client.post("/v1/segment", files=files, data={"model": "maskrcnn"}).json()
         assert unet["segmenter_id"] == "unet_mobilenet_v2.ccp"
-        assert mrcnn["status"] == "success" and mrcnn["segmenter_id"] == "maskrcnn.maskrcnn_random"
+        assert mrcnn["status"] == "success" and mrcnn["segmenter_id"] == SHIPPED_ID
         assert (mrcnn["width"], mrcnn["height"]) == (unet["width"], unet["height"])
         assert len(mrcnn["people"]) == len(unet["people"]) == 1  # people always come from the U-Net
+        # a trained model: on a street photo it finds garments, and some of the U-Net's classes
+        found = {g["category"] for g in mrcnn["garments"]}
+        assert found and found & {g["category"] for g in unet["garments"]}
