@@ -386,31 +386,18 @@ def segment_catalog(
     segmenter: SemanticSegmenter,
     out_dir: Path,
     *,
-    task: Task = "people",
-    instances: InstanceSegmenter | None = None,
-    backbone: Any = None,
-    detector: Any = None,
-    where: str | None = None,
-    limit: int | None = None,
-    batch_size: int = 4,
-    force: bool = False,
-    overlays: bool = True,
     skip_failures: bool = True,
-    limits: ImageLimits = DEFAULT_LIMITS,
     progress: Progress = NO_PROGRESS,
-    photo_workers: int | None = None,
+    **options: Any,
 ) -> SegmentReport:
     """Segment the catalogue's photos on this machine (see the module doc). ``out_dir`` receives
-    ``people/``, ``garments/`` crops and ``overlays/``. ``instances``: a garment instance model used
-    instead of the semantic map's regions. ``backbone``: embeds garment crops (None: no garment
-    vectors). ``detector``: a person detector (``detect(rgb) -> PersonBoxes``) used to split wide
-    regions. ``photo_workers``: threads that post-process each batch's photos (default: one per core,
-    at most 4)."""
-    stage = SegmentStage(
-        segmenter, out_dir, task=task, instances=instances, backbone=backbone, detector=detector,
-        where=where, limit=limit, batch_size=batch_size, force=force, overlays=overlays, limits=limits,
-        photo_workers=photo_workers,
-    )  # fmt: skip
+    ``people/``, ``garments/`` crops and ``overlays/``. ``options`` are `SegmentStage`'s: ``task``,
+    ``instances`` (a garment instance model used instead of the semantic map's regions),
+    ``backbone`` (embeds garment crops; None: no garment vectors), ``detector`` (a person detector,
+    ``detect(rgb) -> PersonBoxes``, that splits wide regions), ``where``, ``limit``, ``batch_size``,
+    ``force``, ``overlays``, ``limits``, ``photo_workers`` (threads that post-process each batch's
+    photos; default one per core, at most 4) and ``png_level``."""
+    stage = SegmentStage(segmenter, out_dir, **options)
     return _report(stage, run_stage(stage, catalog, progress=progress, skip_failures=skip_failures))
 
 

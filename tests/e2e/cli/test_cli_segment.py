@@ -97,6 +97,9 @@ def test_train_commands_run_and_their_models_load(shared_data: Path, tmp_path: P
     with_mrcnn = invoke("segment", "garments", "--maskrcnn", str(ckpt), "--no-embed", "--no-overlays")
     assert with_mrcnn.exit_code == 0, with_mrcnn.output
     assert "segmented 1 photos with unet_mobilenet_v2.ccp+maskrcnn.mrcnn" in with_mrcnn.output
+    shipped = invoke("segment", "garments", "--maskrcnn", "shipped", "--no-embed", "--no-overlays")
+    assert shipped.exit_code == 0, shipped.output
+    assert "segmented 1 photos with unet_mobilenet_v2.ccp+maskrcnn_mobilenet_v2_fpn.ccp" in shipped.output
 
 
 def test_missing_weights_file_is_one_clear_line(tmp_path: Path) -> None:
