@@ -215,11 +215,11 @@ def train_maskrcnn_cmd(
 @segment_app.command("evaluate-maskrcnn")
 def evaluate_maskrcnn_cmd(
     ctx: typer.Context,
-    checkpoint: Path = typer.Argument(..., help="A `train-maskrcnn` checkpoint."),
+    checkpoint: Path = typer.Argument(..., help="A `train-maskrcnn` checkpoint, or 'shipped'."),
     coco_json: Path = typer.Argument(..., help="COCO json with the held-out truth."),
     limit: int | None = typer.Option(None, min=1),
 ) -> None:
-    """COCO box and mask AP / AP50 of a checkpoint (pycocotools)."""
+    """COCO box and mask AP, AP50 and AP small/medium/large of a checkpoint (pycocotools)."""
     from fashionlens.analysis.coco_metrics import evaluate_maskrcnn
 
     with common.errors(ctx):
