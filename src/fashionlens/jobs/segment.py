@@ -241,13 +241,17 @@ def select_photos(
 
 @dataclass
 class SegmentResults:
+    """One batch's rows, ready to commit (plain data: it travels back from a Ray worker). Garment
+    crops stay where they were made; only their hashes and vectors travel."""
+
     image_ids: list[str]
     records: list[Any]
     people_rows: list[dict[str, Any]]
     garment_rows: list[dict[str, Any]]
-    garment_crops: list[np.ndarray]
+    garment_hashes: list[str]
     status: list[dict[str, Any]]
     no_person: int
+    garment_vectors: np.ndarray | None = None
 
 
 class SegmentStage(Stage):
@@ -330,11 +334,16 @@ class SegmentStage(Stage):
         return batch
 
     def infer(self, batch: Batch) -> SegmentResults:
+        """Segment the batch; with a backbone, embed its garment crops here too (on the worker)."""
         photos = [_Photo(row, rgb) for row, rgb in zip(batch.rows, batch.items, strict=True)]
-        return _segment_batch(
+        results, crops = _segment_batch(
             photos, self.segmenter, self.instances, self.detector, self.task, self.model_id, self.out_dir,
             self.overlay_dir, self.times, self.photo_workers, self.png_level,
         )  # fmt: skip
+        if self.task == "garments" and self.backbone is not None and crops:
+            with self.times.step("embed"):
+                results.garment_vectors = _embed_crops(self.backbone, crops)
+        return results
 
     def write(self, catalog: Catalog, results: SegmentResults) -> dict[str, int]:
         """Each table's rows of this batch replace the photos' earlier rows in one commit."""
@@ -356,14 +365,13 @@ class SegmentStage(Stage):
             if self.task == "garments":
                 garments = _table(results.garment_rows, schemas.GARMENTS)
                 _replace(catalog, "garments", condition, garments, "garment_key")
-        if self.task == "garments" and self.backbone is not None and results.garment_rows:
-            with self.times.step("embed"):
-                vectors = _embed_crops(self.backbone, results.garment_crops)
-            with self.times.step("store"):
-                _store_garment_vectors(
-                    catalog, self.backbone, results.garment_rows, results.garment_crops, vectors
+            if results.garment_vectors is not None and self.backbone is not None:
+                keys = tuple(r["garment_key"] for r in results.garment_rows)
+                catalog.add_embeddings(
+                    Embeddings(keys, results.garment_vectors, self.backbone.model_id),
+                    results.garment_hashes,
+                    table=schemas.garment_embeddings_table_name(self.backbone.model_id),
                 )
-        with self.times.step("store"):
             catalog.upsert("segment_status", _table(results.status, schemas.SEGMENT_STATUS), "status_key")
         return {
             "people": len(results.people_rows),
@@ -480,9 +488,10 @@ def _segment_batch(
     times: StepTimes,
     workers: int = 1,
     png_level: int = PNG_COMPRESS_LEVEL,
-) -> SegmentResults:
+) -> tuple[SegmentResults, list[np.ndarray]]:
     """The networks run on the whole batch; then each photo's people, garments, colours, crops and
-    overlay, on ``workers`` threads (numpy, OpenCV, k-means and PNG encoding release the GIL)."""
+    overlay, on ``workers`` threads (numpy, OpenCV, k-means and PNG encoding release the GIL).
+    Returns the batch's results and its garment crops, in row order."""
     with times.step("U-Net"):
         maps = segmenter.predict([p.rgb for p in photos])
     inst: list[GarmentInstances] | list[None] = [None] * len(photos)
@@ -507,15 +516,17 @@ def _segment_batch(
             done = list(pool.map(one, range(len(photos))))
     else:
         done = [one(k) for k in range(len(photos))]
-    return SegmentResults(
+    crops = [c for d in done for c in d.garment_crops]
+    results = SegmentResults(
         [p.row["image_id"] for p in photos],
         [r for d in done for r in d.records],
         [r for d in done for r in d.people_rows],
         [r for d in done for r in d.garment_rows],
-        [c for d in done for c in d.garment_crops],
+        [hashlib.sha256(c.tobytes()).hexdigest() for c in crops],
         [d.status for d in done],
         sum(d.no_person for d in done),
     )
+    return results, crops
 
 
 def _photo_rows(
@@ -571,15 +582,3 @@ def _embed_crops(backbone: Any, crops: list[np.ndarray]) -> np.ndarray:
     from PIL import Image
 
     return backbone.embed([Image.fromarray(c) for c in crops])
-
-
-def _store_garment_vectors(
-    catalog: Catalog, backbone: Any, rows: list[dict[str, Any]], crops: list[np.ndarray], vectors: np.ndarray
-) -> None:
-    keys = [r["garment_key"] for r in rows]
-    hashes = [hashlib.sha256(c.tobytes()).hexdigest() for c in crops]
-    catalog.add_embeddings(
-        Embeddings(tuple(keys), vectors, backbone.model_id),
-        hashes,
-        table=schemas.garment_embeddings_table_name(backbone.model_id),
-    )
