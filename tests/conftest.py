@@ -37,3 +37,23 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"the shared datasets are expected at {SHARED_DATA} (see README, 'Tests')")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def server_catalogue(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home whose catalogue holds 240 real products and 6 CCP street photos, embedded on the
+    default runtime: what the server's integration and e2e tests serve (built once per session)."""
+    from fashionlens.core.settings import Settings
+    from fashionlens.ingest.ccp import read_ccp
+    from fashionlens.ingest.products import read_products
+    from fashionlens.jobs.embed import embed_catalog
+    from fashionlens.models import factory
+    from fashionlens.store.catalog import Catalog
+
+    home = tmp_path_factory.getbasetemp() / "server_catalogue" / "home"
+    settings = Settings(home=home)
+    catalog = Catalog(settings.db_path)
+    catalog.add_ingest(read_products(shared_data / "products", limit=240))
+    catalog.add_ingest(read_ccp(shared_data / "ccp", limit=6))
+    embed_catalog(catalog, factory.backbone(settings), batch_size=32)
+    return home

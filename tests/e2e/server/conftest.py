@@ -26,28 +26,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-N_PRODUCTS, N_STREET = 240, 6
-
-
-def build_catalogue(shared_data: Path, root: Path) -> Path:
-    """``root/home``: real products and CCP street photos, embedded (built once per session)."""
-    home = root / "home"
-    if (root / "complete").exists():
-        return home
-    from fashionlens.core.settings import Settings
-    from fashionlens.ingest.ccp import read_ccp
-    from fashionlens.ingest.products import read_products
-    from fashionlens.jobs.embed import embed_catalog
-    from fashionlens.models import factory
-    from fashionlens.store.catalog import Catalog
-
-    settings = Settings(home=home)
-    catalog = Catalog(settings.db_path)
-    catalog.add_ingest(read_products(shared_data / "products", limit=N_PRODUCTS))
-    catalog.add_ingest(read_ccp(shared_data / "ccp", limit=N_STREET))
-    embed_catalog(catalog, factory.backbone(settings), batch_size=32)
-    (root / "complete").write_text("ok")
-    return home
 
 
 def _free_port() -> int:
@@ -102,8 +80,8 @@ def start_server():
 
 
 @pytest.fixture(scope="session")
-def catalogue_home(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_catalogue(shared_data, tmp_path_factory.getbasetemp() / "server_catalogue")
+def catalogue_home(server_catalogue: Path) -> Path:
+    return server_catalogue
 
 
 @pytest.fixture(scope="session")
