@@ -353,15 +353,11 @@ class SegmentStage(Stage):
             f"image_id IN ({', '.join(sql_literal(i) for i in ids)}) AND segmenter_id = {sql_literal(seg_id)}"
         )
         with self.times.step("store"):
-            # person crops this photo had before and no longer has (fewer people now, or a crop
-            # whose PNG bytes, and so its image id, changed) are forgotten, not left to be found
             before = catalog.read("people", where=condition, columns=["person_image_id"])
-            now = {r.image_id for r in results.records}
-            stale = set(before.column("person_image_id").to_pylist()) - now
-            catalog.delete_images(stale)
             catalog.upsert_images(results.records)
             people = _table(results.people_rows, schemas.PEOPLE)
             _replace(catalog, "people", condition, people, "person_key")
+            _forget_stale_crops(catalog, set(before.column("person_image_id").to_pylist()))
             if self.task == "garments":
                 garments = _table(results.garment_rows, schemas.GARMENTS)
                 _replace(catalog, "garments", condition, garments, "garment_key")
@@ -382,6 +378,17 @@ class SegmentStage(Stage):
     def finish(self, catalog: Catalog) -> None:
         for name in ("people", "garments", "segment_status", "images"):
             catalog.compact(name)
+
+
+def _forget_stale_crops(catalog: Catalog, candidates: set[str]) -> None:
+    """Person crops that no ``people`` row points to any more (the photo has fewer people now, or
+    a crop's PNG bytes, and so its image id, changed) are forgotten, not left to be found by search.
+    A crop another segmenter's rows still point to stays."""
+    if not candidates:
+        return
+    listed = ", ".join(sql_literal(i) for i in sorted(candidates))
+    used = catalog.read("people", where=f"person_image_id IN ({listed})", columns=["person_image_id"])
+    catalog.delete_images(candidates - set(used.column("person_image_id").to_pylist()))
 
 
 def _replace(catalog: Catalog, name: str, condition: str, rows: pa.Table, key: str) -> None:

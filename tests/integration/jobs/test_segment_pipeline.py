@@ -238,3 +238,22 @@ def test_bad_speed_settings_are_clear_errors(kwargs: dict, message: str, tmp_pat
 
     with pytest.raises(InvalidInputError, match=message):
         SegmentStage(OracleSegmenter(), tmp_path, task="garments", **kwargs)
+
+
+def test_a_crop_another_segmenter_still_points_to_is_kept(photos: dict, tmp_path: Path) -> None:
+    class Renamed(OracleSegmenter):
+        model_id = "ccp-ground-truth-copy"
+
+    other = Renamed()
+    other.maps = photos["oracle"].maps
+    catalog = Catalog(tmp_path / "db")
+    _ingest(catalog, photos["folder"])
+    crops = f"original_dataset = '{PEOPLE_DATASET}'"
+    for segmenter in (photos["oracle"], other):  # the same masks: the same crop bytes and image ids
+        segment_catalog(catalog, segmenter, tmp_path / segmenter.model_id, overlays=False, png_level=6)
+    shared = set(catalog.read("images", where=crops).column("image_id").to_pylist())
+    segment_catalog(catalog, photos["oracle"], tmp_path / "again", overlays=False, force=True, png_level=1)
+    kept = set(catalog.read("images", where=crops).column("image_id").to_pylist())
+    assert shared < kept  # the copy's rows still point to the level-6 crops; the re-run added its own
+    referenced = set(catalog.read("people").column("person_image_id").to_pylist())
+    assert kept == referenced
