@@ -378,6 +378,9 @@ class SegmentStage(Stage):
     def finish(self, catalog: Catalog) -> None:
         for name in ("people", "garments", "segment_status", "images"):
             catalog.compact(name)
+        if self.times.seconds:  # the split `benchmarks/bench_segment.py` prints, in the log too
+            steps = sorted(self.times.seconds.items(), key=lambda kv: -kv[1])
+            logger.info("%s, seconds per step: %s", self.name, ", ".join(f"{k} {v:.1f}" for k, v in steps))
 
 
 def _forget_stale_crops(catalog: Catalog, candidates: set[str]) -> None:
