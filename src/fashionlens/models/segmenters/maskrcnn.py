@@ -56,10 +56,12 @@ RESNET50_V2_COCO = BackboneSpec(
 SHIPPED_ID = "maskrcnn_mobilenet_v2_fpn.ccp"
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[1] / "shipped" / f"{SHIPPED_ID}.pt"
 SHIPPED_CARD = SHIPPED_CHECKPOINT.with_suffix(".json")
-SHIPPED_COMMAND = (
+SHIPPED_COMMAND = (  # the card beside the weights has every option
     "fashionlens segment convert-ccp ../shared/data/ccp --out runs/ccp_coco && "
     "fashionlens segment train-maskrcnn runs/ccp_coco/train/_annotations.coco.json --encoder unet "
-    "--out runs/maskrcnn_unet_init.pt && python benchmarks/ship_maskrcnn.py runs/maskrcnn_unet_init.pt"
+    "--epochs 4 --out runs/m4.pt && fashionlens segment train-maskrcnn "
+    "runs/ccp_coco/train/_annotations.coco.json --resume runs/m4.pt --epochs 8 --out runs/m8.pt && "
+    "python benchmarks/ship_maskrcnn.py runs/m8.pt --command ..."
 )
 MOBILENET_FPN_CHANNELS = 128
 MOBILENET_RETURN_LAYERS = {"6": "0", "13": "1", "18": "2"}  # ends of the stride 8/16/32 stages
