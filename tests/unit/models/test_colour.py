@@ -338,3 +338,27 @@ def test_cli_prints_colours_and_json(tmp_path) -> None:
     (tmp_path / "bad.jpg").write_bytes(b"not an image")
     bad = runner.invoke(app, [str(tmp_path / "bad.jpg")])
     assert bad.exit_code == 1 and "bad.jpg: not an image" in bad.output
+
+
+def test_colours_from_many_threads_leave_the_blas_pool_as_it_was() -> None:
+    """The segment job names garment colours on one thread per core; the k-means inside limits
+    BLAS to one thread, and interleaved limits once left it there for the rest of the process."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import ThreadpoolController
+
+    from fashionlens.models.colour.naming import dominant_colours
+
+    def blas_threads() -> list[int]:
+        return sorted(
+            lib["num_threads"] for lib in ThreadpoolController().info() if lib["user_api"] == "blas"
+        )
+
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (60, 40, 3), dtype=np.uint8) for _ in range(80)]
+    dominant_colours(images[0], k=3)  # loads sklearn's libraries before the first count
+    before = blas_threads()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        threaded = list(pool.map(lambda im: dominant_colours(im, k=3), images))
+    assert blas_threads() == before
+    assert threaded == [dominant_colours(im, k=3) for im in images]  # the same colours as in series

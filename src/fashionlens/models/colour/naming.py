@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -312,8 +315,37 @@ def _threadpools() -> Any:
     return ThreadpoolController()
 
 
-def _one_thread() -> Any:
-    return _threadpools().limit(limits=1)
+class _OneThread:
+    """k-means on one thread, safe when several threads cluster at once (the segment job's photo
+    threads). OpenMP's thread count belongs to the calling thread, so each caller lowers its own.
+    BLAS's is process-wide: set and restored by each caller, interleaved callers would restore each
+    other's 1 and leave BLAS on one thread for the rest of the process; so the first concurrent
+    caller lowers it and the last one restores it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._blas: Any = None
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        pools = _threadpools()
+        with self._lock:
+            if self._users == 0:
+                self._blas = pools.select(user_api="blas").limit(limits=1)
+            self._users += 1
+        try:
+            with pools.select(user_api="openmp").limit(limits=1):
+                yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    self._blas.restore_original_limits()
+                    self._blas = None
+
+
+_one_thread = _OneThread()
 
 
 def _cluster(
