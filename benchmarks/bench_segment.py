@@ -45,14 +45,13 @@ STEPS = (
 )
 
 
-def configurations() -> dict[str, dict[str, Any]]:
-    return {
-        "shipped": {},
-        "1 photo thread": {"photo_workers": 1},
-        "PNG level 6": {"png_level": 6},
-        "previous": {"photo_workers": 1, "png_level": 6},
-        "torch embedding": {"runtime": "torch"},
-    }
+CONFIGURATIONS: dict[str, dict[str, Any]] = {
+    "shipped": {},
+    "1 photo thread": {"photo_workers": 1},
+    "PNG level 6": {"png_level": 6},
+    "previous": {"photo_workers": 1, "png_level": 6},
+    "torch embedding": {"runtime": "torch"},
+}
 
 
 def run_one(settings: Any, catalog: Any, out: Path, where: str, change: dict[str, Any]) -> dict[str, Any]:
@@ -104,8 +103,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     _, test = ccp_pixel_split(args.ccp)
     stems, warm = test[: args.photos], test[args.photos : args.photos + 4]
-    configs = configurations()
-    chosen = [c for c in configs if not args.only or c in args.only]
+    chosen = [c for c in CONFIGURATIONS if not args.only or c in args.only]
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(home=Path(tmp) / "home", num_threads=args.threads)
         catalog = Catalog(settings.db_path)
@@ -123,7 +121,7 @@ def main() -> None:
         results = {}
         for name in chosen:
             results[name] = run_one(
-                settings, catalog, Path(tmp) / name.replace(" ", "_"), where, configs[name]
+                settings, catalog, Path(tmp) / name.replace(" ", "_"), where, CONFIGURATIONS[name]
             )
             r = results[name]
             done = f"{r['photos']} photos, {r['garments']} garments"

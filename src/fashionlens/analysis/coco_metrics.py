@@ -82,7 +82,7 @@ def evaluate_maskrcnn(
     *,
     num_threads: int | None = None,
 ) -> dict[str, Any]:
-    """COCO ``bbox_ap``, ``bbox_ap50``, ``segm_ap``, ``segm_ap50`` (in [0, 1]) and ``images_per_s``.
+    """`coco_ap`'s figures (box and mask AP, AP50, AP by object size; in [0, 1]) and ``images_per_s``.
 
     ``segmenter_or_checkpoint``: anything with ``setup()`` and ``predict(images) -> [GarmentInstances]``
     (a `MaskRCNNSegmenter`, `UNetInstances`), or a checkpoint path / ``"shipped"`` (then a Mask

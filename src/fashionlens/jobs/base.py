@@ -62,10 +62,6 @@ class StepTimes:
             with self._lock:
                 self.seconds[name] = self.seconds.get(name, 0.0) + spent
 
-    def reset(self) -> None:
-        with self._lock:
-            self.seconds.clear()
-
     def __getstate__(self) -> dict[str, Any]:  # a stage travels to Ray workers: locks do not pickle
         return {"seconds": dict(self.seconds)}
 

@@ -55,7 +55,6 @@ RESNET50_V2_COCO = BackboneSpec(
 )
 SHIPPED_ID = "maskrcnn_mobilenet_v2_fpn.ccp"
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[1] / "shipped" / f"{SHIPPED_ID}.pt"
-SHIPPED_CARD = SHIPPED_CHECKPOINT.with_suffix(".json")
 SHIPPED_COMMAND = (  # the card beside the weights has every option
     "fashionlens segment convert-ccp ../shared/data/ccp --out runs/ccp_coco && "
     "fashionlens segment train-maskrcnn runs/ccp_coco/train/_annotations.coco.json --encoder unet "
