@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,14 +31,18 @@ def test_first_readme_command_in_a_fresh_clone(tmp_path: Path) -> None:
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FASHIONLENS_", "VIRTUAL_ENV", "PYTHON"))}
     env["FASHIONLENS_HOME"] = str(tmp_path / "home")
-    proc = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", command],
-        cwd=clone,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
+    try:
+        proc = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", command],
+            cwd=clone,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1500,
+        )
+    finally:
+        # the clone's venv holds torch's CUDA wheels (about 7 GB); kept, it can fill a small CI disk
+        shutil.rmtree(clone / ".venv", ignore_errors=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     frame = pd.read_csv(clone / "fashionlens_enriched.csv")
     # 2,000 Fashion-MNIST products + the shipped sample: 60 street photos, 60 garment photos
