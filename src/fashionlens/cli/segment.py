@@ -132,6 +132,9 @@ def train_unet_cmd(
     loss: str = typer.Option("dice_bce", help="dice_bce, or balanced (class-balanced BCE + Dice)."),
     balance_power: float = typer.Option(0.5, help="--loss balanced: 1 median-frequency weights, 0.5 sqrt."),
     init: str | None = typer.Option(None, help="Start from these U-Net weights ('shipped' or a file)."),
+    sampling: str = typer.Option("uniform", help="uniform, or repeat_factor (rare classes drawn often)."),
+    repeat_threshold: float = typer.Option(0.3, help="--sampling repeat_factor: LVIS threshold t."),
+    zoom_crops: float = typer.Option(0.0, min=0.0, max=1.0, help="Share of 2x zoomed rare-class crops."),
 ) -> None:
     """Train the U-Net (Dice + BCE) on CCP's training photos; report IoU on the 200 held-out ones."""
     from fashionlens.training.unet import train_unet
@@ -142,6 +145,7 @@ def train_unet_cmd(
                 ccp, out, epochs=epochs, input_hw=input_hw, batch_size=batch_size, lr=lr,
                 encoder_lr_mult=encoder_lr_mult, fraction=fraction, resume=resume, num_threads=threads,
                 seed=seed, evaluate=evaluate, loss=loss, balance_power=balance_power, init=init,
+                sampling=sampling, repeat_threshold=repeat_threshold, zoom_crops=zoom_crops,
                 progress=progress,
             )  # fmt: skip
         common.console.print(f"weights: {report.out_path} ({report.train_seconds:.0f} s)", highlight=False)

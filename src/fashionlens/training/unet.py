@@ -100,6 +100,63 @@ def preload(root: Path, stems: Sequence[str], input_hw: tuple[int, int]) -> tupl
     return images, masks
 
 
+# classes never oversampled: they are in nearly every photo
+_COMMON_CLASSES = ("background", "person")
+
+
+def repeat_factors(masks: np.ndarray, threshold: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """Repeat-factor sampling (Gupta et al., LVIS 2019) from ``uint8 (N, H, W)`` `seg_classes` masks:
+    ``(float (N,) per-photo factors, float (C,) per-class factors)``. A class in a share ``f`` of the
+    photos gets ``max(1, sqrt(threshold / f))``; a photo, the largest factor of the classes it shows
+    (background and person count for nothing, a class absent everywhere gets 1)."""
+    if not 0.0 < threshold <= 1.0:
+        raise InvalidInputError(f"repeat threshold must be in (0, 1]; got {threshold}")
+    classes = seg_classes()
+    masks = np.asarray(masks)
+    if masks.ndim != 3 or len(masks) == 0:
+        raise InvalidInputError(f"repeat_factors: masks must be (N, H, W) with N >= 1; got {masks.shape}")
+    shown = np.zeros((len(masks), len(classes)), dtype=bool)
+    for i, mask in enumerate(masks):
+        values = np.unique(mask)
+        shown[i, values[values < len(classes)]] = True
+    share = shown.mean(axis=0)
+    per_class = np.ones(len(classes))
+    seen = share > 0
+    per_class[seen] = np.maximum(1.0, np.sqrt(threshold / share[seen]))
+    for name in _COMMON_CLASSES:
+        per_class[classes.index(name)] = 1.0
+    per_photo = np.where(shown, per_class[None, :], 1.0).max(axis=1)
+    return per_photo, per_class
+
+
+def rare_crop(
+    image: np.ndarray,
+    mask: np.ndarray,
+    per_class: np.ndarray,
+    out_hw: tuple[int, int],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """An ``out_hw`` window of a photo preloaded at a larger size (``uint8 (H, W, 3)`` and its
+    ``(H, W)`` mask, ``H >= out_h``, ``W >= out_w``), centred (then clipped to the photo) on a
+    random pixel of the rarest class it shows (largest ``per_class`` factor; the whole photo's
+    centre when it shows none but background and person). At 2x preload it is a 2x zoom."""
+    h, w = mask.shape
+    oh, ow = out_hw
+    if h < oh or w < ow:
+        raise InvalidInputError(f"rare_crop: photo {h}x{w} is smaller than the window {oh}x{ow}")
+    present = [c for c in np.unique(mask) if c < len(per_class) and per_class[c] > 1.0]
+    if present:
+        cls = max(present, key=lambda c: per_class[c])
+        ys, xs = np.nonzero(mask == cls)
+        k = int(rng.integers(len(ys)))
+        cy, cx = int(ys[k]), int(xs[k])
+    else:
+        cy, cx = h // 2, w // 2
+    top = min(max(0, cy - oh // 2), h - oh)
+    left = min(max(0, cx - ow // 2), w - ow)
+    return image[top : top + oh, left : left + ow], mask[top : top + oh, left : left + ow]
+
+
 def augment_batch(images: Any, masks: Any, generator: Any) -> tuple[Any, Any]:
     """Augment normalised ``float (N, 3, H, W)`` images and ``long (N, H, W)`` masks consistently."""
     import torch
@@ -162,6 +219,9 @@ def train_unet(
     loss: str = "dice_bce",
     balance_power: float = 0.5,
     init: str | Path | None = None,
+    sampling: str = "uniform",
+    repeat_threshold: float = 0.3,
+    zoom_crops: float = 0.0,
     progress: Progress = NO_PROGRESS,
 ) -> UNetTrainReport:
     """Train the U-Net on CCP's training stems (`ccp_pixel_split`) and write the fp16 weights to
@@ -173,7 +233,12 @@ def train_unet(
     `balanced_pos_weight` from the training masks, so belts and sunglasses are not drowned by
     background; ``balance_power`` 1: median-frequency weights, 0.5: their square root).
     ``init``: start from these U-Net weights (``"shipped"``, or a weights file) instead of the
-    ImageNet encoder and a fresh decoder."""
+    ImageNet encoder and a fresh decoder.
+
+    Rare classes, oversampled at the same number of steps: ``sampling="repeat_factor"`` draws each
+    epoch's photos with replacement in proportion to `repeat_factors` (``repeat_threshold``);
+    ``zoom_crops`` is the share of samples replaced by a 2x zoomed `rare_crop` around a pixel of the
+    rarest class the photo shows (the photos are then also preloaded at twice ``input_hw``)."""
     torch = require("torch")
     from fashionlens.models.segmenters.unet import (
         MODEL_ID,
@@ -187,6 +252,10 @@ def train_unet(
 
     if loss not in ("dice_bce", "balanced"):
         raise InvalidInputError(f"loss must be dice_bce or balanced; got {loss!r}")
+    if sampling not in ("uniform", "repeat_factor"):
+        raise InvalidInputError(f"sampling must be uniform or repeat_factor; got {sampling!r}")
+    if not 0.0 <= zoom_crops <= 1.0:
+        raise InvalidInputError(f"zoom_crops must be in [0, 1]; got {zoom_crops}")
 
     root = Path(ccp_root)
     out = Path(out_path)
@@ -211,6 +280,12 @@ def train_unet(
     images, masks = preload(root, train_stems, input_hw)
     preload_s = time.perf_counter() - t0
     logger.info("preloaded %d training photos at %s in %.1f s", len(train_stems), input_hw, preload_s)
+    per_photo, per_class = repeat_factors(masks, repeat_threshold)
+    if sampling == "repeat_factor" or zoom_crops > 0:
+        factors = dict(zip(seg_classes(), np.round(per_class, 2).tolist(), strict=True))
+        logger.info("repeat factors: %s", factors)
+    zoom_hw = (2 * input_hw[0], 2 * input_hw[1])
+    images_2x, masks_2x = preload(root, train_stems, zoom_hw) if zoom_crops > 0 else (None, None)
 
     if init is None:
         model = build_unet(len(seg_classes()), encoder_weights="pretrained")
@@ -254,6 +329,9 @@ def train_unet(
         "loss": loss,
         "balance_power": balance_power if loss == "balanced" else None,
         "init": str(init) if init is not None else None,
+        "sampling": sampling,
+        "repeat_threshold": repeat_threshold if sampling == "repeat_factor" else None,
+        "zoom_crops": zoom_crops,
     }
     start_epoch, epoch_losses, train_s = 0, [], 0.0
     if resume is not None:
@@ -275,12 +353,27 @@ def train_unet(
     for epoch in range(start_epoch, epochs):
         model.train()
         t_epoch = time.perf_counter()
-        order = torch.randperm(len(train_stems), generator=gen)
+        if sampling == "repeat_factor":
+            weights = torch.from_numpy(per_photo)
+            order = torch.multinomial(weights, len(train_stems), replacement=True, generator=gen)
+        else:
+            order = torch.randperm(len(train_stems), generator=gen)
+        crop_rng = np.random.default_rng([seed, epoch])
         total, count = 0.0, 0
         for step in range(steps_per_epoch):
             idx = order[step * batch_size : (step + 1) * batch_size]
-            x = normalise(images_t[idx])
-            y = masks_t[idx].long()
+            batch_images, batch_masks = images_t[idx], masks_t[idx]
+            if images_2x is not None and masks_2x is not None:
+                zoom = crop_rng.random(len(idx)) < zoom_crops
+                if zoom.any():
+                    batch_images, batch_masks = batch_images.clone(), batch_masks.clone()
+                    for j in np.flatnonzero(zoom):
+                        i = int(idx[j])
+                        crop, crop_mask = rare_crop(images_2x[i], masks_2x[i], per_class, input_hw, crop_rng)
+                        batch_images[j] = torch.from_numpy(np.ascontiguousarray(crop))
+                        batch_masks[j] = torch.from_numpy(np.ascontiguousarray(crop_mask))
+            x = normalise(batch_images)
+            y = batch_masks.long()
             if augment:
                 x, y = augment_batch(x, y, gen)
             value = dice_bce_loss(model(x), y, pos_weight=pos_weight)

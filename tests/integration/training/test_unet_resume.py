@@ -6,6 +6,7 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -57,3 +58,17 @@ def test_balanced_loss_from_the_shipped_weights(shared_data: Path, tmp_path: Pat
     assert load_checkpoint(Path(warm.checkpoint_path))["config"]["loss"] == "balanced"
     with pytest.raises(InvalidInputError, match="loss must be"):
         train_unet(shared_data / "ccp", tmp_path / "x.pt", epochs=1, loss="focal", **SMALL)  # type: ignore[arg-type]
+
+
+def test_rare_class_sampling_and_zoom_crops_train_and_are_recorded(shared_data: Path, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    options = {**SMALL, "fraction": 0.02, "sampling": "repeat_factor", "zoom_crops": 0.5}
+    report = train_unet(shared_data / "ccp", tmp_path / "r.pt", epochs=1, **options)  # type: ignore[arg-type]
+    assert np.isfinite(report.epoch_losses).all()
+    config = load_checkpoint(Path(report.checkpoint_path))["config"]
+    recorded = (config["sampling"], config["repeat_threshold"], config["zoom_crops"])
+    assert recorded == ("repeat_factor", 0.3, 0.5)
+    with pytest.raises(InvalidInputError, match="sampling must be"):
+        train_unet(shared_data / "ccp", tmp_path / "x.pt", epochs=1, sampling="balanced", **SMALL)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="zoom_crops"):
+        train_unet(shared_data / "ccp", tmp_path / "x.pt", epochs=1, zoom_crops=1.5, **SMALL)  # type: ignore[arg-type]

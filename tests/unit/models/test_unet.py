@@ -267,3 +267,43 @@ def test_flip_averages_the_mirrored_logits(random_segmenter: UNetSegmenter) -> N
         random_segmenter.flip = False
     assert not np.allclose(plain, flipped)  # the flip changed something
     np.testing.assert_allclose(flipped, mirrored[:, ::-1], atol=1e-4)  # and is mirror-symmetric
+
+
+def test_repeat_factors_favour_photos_of_rare_classes() -> None:
+    from fashionlens.training.unet import repeat_factors
+
+    classes = seg_classes()
+    belt, pants, person = classes.index("belt"), classes.index("pants"), classes.index("person")
+    masks = np.zeros((10, 8, 8), dtype=np.uint8)
+    masks[:, :4] = person  # everyone: never oversampled
+    masks[:, 4:] = pants  # every photo: share 1, factor 1
+    masks[0, 0, 0] = belt  # one photo in ten: sqrt(0.3 / 0.1)
+    per_photo, per_class = repeat_factors(masks, threshold=0.3)
+    assert per_class[belt] == pytest.approx(np.sqrt(3.0))
+    assert per_class[pants] == per_class[person] == 1.0
+    assert per_photo[0] == pytest.approx(np.sqrt(3.0)) and (per_photo[1:] == 1.0).all()
+    with pytest.raises(InvalidInputError, match="threshold"):
+        repeat_factors(masks, threshold=0.0)
+
+
+def test_rare_crop_centres_the_rarest_class_and_stays_inside() -> None:
+    from fashionlens.training.unet import rare_crop
+
+    classes = seg_classes()
+    belt, top = classes.index("belt"), classes.index("top")
+    per_class = np.ones(len(classes))
+    per_class[belt], per_class[top] = 3.0, 1.5
+    image = np.arange(64 * 48 * 3, dtype=np.uint32).reshape(64, 48, 3).astype(np.uint8)
+    mask = np.zeros((64, 48), dtype=np.uint8)
+    mask[10:40, 5:40] = top
+    mask[60:62, 44:47] = belt  # in a corner: the window is clipped to the photo
+    rng = np.random.default_rng(0)
+    crop, crop_mask = rare_crop(image, mask, per_class, (32, 24), rng)
+    assert crop.shape == (32, 24, 3) and crop_mask.shape == (32, 24)
+    assert (crop_mask == belt).sum() == 6  # the whole belt is in the window
+    assert np.array_equal(crop, image[32:64, 24:48])
+    plain = np.zeros_like(mask)  # nothing rare: the centre
+    _, centre = rare_crop(image, plain, per_class, (32, 24), rng)
+    assert centre.shape == (32, 24)
+    with pytest.raises(InvalidInputError, match="smaller than the window"):
+        rare_crop(image, mask, per_class, (80, 24), rng)
