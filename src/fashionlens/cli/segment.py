@@ -135,6 +135,7 @@ def train_unet_cmd(
     sampling: str = typer.Option("uniform", help="uniform, or repeat_factor (rare classes drawn often)."),
     repeat_threshold: float = typer.Option(0.3, help="--sampling repeat_factor: LVIS threshold t."),
     zoom_crops: float = typer.Option(0.0, min=0.0, max=1.0, help="Share of 2x zoomed rare-class crops."),
+    zoom_rarity: str = typer.Option("pixels", help="Rarest class of a crop by its pixels, or photos."),
 ) -> None:
     """Train the U-Net (Dice + BCE) on CCP's training photos; report IoU on the 200 held-out ones."""
     from fashionlens.training.unet import train_unet
@@ -146,6 +147,7 @@ def train_unet_cmd(
                 encoder_lr_mult=encoder_lr_mult, fraction=fraction, resume=resume, num_threads=threads,
                 seed=seed, evaluate=evaluate, loss=loss, balance_power=balance_power, init=init,
                 sampling=sampling, repeat_threshold=repeat_threshold, zoom_crops=zoom_crops,
+                zoom_rarity=zoom_rarity,
                 progress=progress,
             )  # fmt: skip
         common.console.print(f"weights: {report.out_path} ({report.train_seconds:.0f} s)", highlight=False)

@@ -222,6 +222,7 @@ def train_unet(
     sampling: str = "uniform",
     repeat_threshold: float = 0.3,
     zoom_crops: float = 0.0,
+    zoom_rarity: str = "pixels",
     progress: Progress = NO_PROGRESS,
 ) -> UNetTrainReport:
     """Train the U-Net on CCP's training stems (`ccp_pixel_split`) and write the fp16 weights to
@@ -238,7 +239,9 @@ def train_unet(
     Rare classes, oversampled at the same number of steps: ``sampling="repeat_factor"`` draws each
     epoch's photos with replacement in proportion to `repeat_factors` (``repeat_threshold``);
     ``zoom_crops`` is the share of samples replaced by a 2x zoomed `rare_crop` around a pixel of the
-    rarest class the photo shows (the photos are then also preloaded at twice ``input_hw``)."""
+    rarest class the photo shows (the photos are then also preloaded at twice ``input_hw``); rarest
+    by ``zoom_rarity``: ``pixels`` (median-frequency pixel weights, so small garments such as
+    sunglasses and belts come first) or ``photos`` (the repeat factors: the share of photos)."""
     torch = require("torch")
     from fashionlens.models.segmenters.unet import (
         MODEL_ID,
@@ -256,6 +259,8 @@ def train_unet(
         raise InvalidInputError(f"sampling must be uniform or repeat_factor; got {sampling!r}")
     if not 0.0 <= zoom_crops <= 1.0:
         raise InvalidInputError(f"zoom_crops must be in [0, 1]; got {zoom_crops}")
+    if zoom_rarity not in ("pixels", "photos"):
+        raise InvalidInputError(f"zoom_rarity must be pixels or photos; got {zoom_rarity!r}")
 
     root = Path(ccp_root)
     out = Path(out_path)
@@ -284,6 +289,11 @@ def train_unet(
     if sampling == "repeat_factor" or zoom_crops > 0:
         factors = dict(zip(seg_classes(), np.round(per_class, 2).tolist(), strict=True))
         logger.info("repeat factors: %s", factors)
+    crop_rarity = per_class
+    if zoom_rarity == "pixels":
+        crop_rarity = balanced_pos_weight(masks, len(seg_classes()), power=1.0).astype(np.float64)
+        for name in _COMMON_CLASSES:
+            crop_rarity[seg_classes().index(name)] = 1.0
     zoom_hw = (2 * input_hw[0], 2 * input_hw[1])
     images_2x, masks_2x = preload(root, train_stems, zoom_hw) if zoom_crops > 0 else (None, None)
 
@@ -332,6 +342,7 @@ def train_unet(
         "sampling": sampling,
         "repeat_threshold": repeat_threshold if sampling == "repeat_factor" else None,
         "zoom_crops": zoom_crops,
+        "zoom_rarity": zoom_rarity if zoom_crops > 0 else None,
     }
     start_epoch, epoch_losses, train_s = 0, [], 0.0
     if resume is not None:
@@ -369,7 +380,9 @@ def train_unet(
                     batch_images, batch_masks = batch_images.clone(), batch_masks.clone()
                     for j in np.flatnonzero(zoom):
                         i = int(idx[j])
-                        crop, crop_mask = rare_crop(images_2x[i], masks_2x[i], per_class, input_hw, crop_rng)
+                        crop, crop_mask = rare_crop(
+                            images_2x[i], masks_2x[i], crop_rarity, input_hw, crop_rng
+                        )
                         batch_images[j] = torch.from_numpy(np.ascontiguousarray(crop))
                         batch_masks[j] = torch.from_numpy(np.ascontiguousarray(crop_mask))
             x = normalise(batch_images)

@@ -66,9 +66,11 @@ def test_rare_class_sampling_and_zoom_crops_train_and_are_recorded(shared_data: 
     report = train_unet(shared_data / "ccp", tmp_path / "r.pt", epochs=1, **options)  # type: ignore[arg-type]
     assert np.isfinite(report.epoch_losses).all()
     config = load_checkpoint(Path(report.checkpoint_path))["config"]
-    recorded = (config["sampling"], config["repeat_threshold"], config["zoom_crops"])
-    assert recorded == ("repeat_factor", 0.3, 0.5)
+    recorded = (config["sampling"], config["repeat_threshold"], config["zoom_crops"], config["zoom_rarity"])
+    assert recorded == ("repeat_factor", 0.3, 0.5, "pixels")
     with pytest.raises(InvalidInputError, match="sampling must be"):
         train_unet(shared_data / "ccp", tmp_path / "x.pt", epochs=1, sampling="balanced", **SMALL)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="zoom_crops"):
         train_unet(shared_data / "ccp", tmp_path / "x.pt", epochs=1, zoom_crops=1.5, **SMALL)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="zoom_rarity"):
+        train_unet(shared_data / "ccp", tmp_path / "x.pt", epochs=1, zoom_rarity="area", **SMALL)  # type: ignore[arg-type]
