@@ -99,6 +99,25 @@ def shipped_path(name: str) -> Path:
     return Path(__file__).resolve().parent / "shipped" / name
 
 
+def shipped_or_file(weights: str | Path, *, what: str, shipped: str, produce: str) -> Path:
+    """The weights file of a model the project trains and ships (segmenters, generators):
+    ``"shipped"`` (a string or a path of that name, unless a file of that name is there) is
+    `shipped_path` ``(shipped)``; anything else is a file path. Missing, it raises
+    `WeightsNotFoundError` naming the file and the command that produces it (``produce``)."""
+    if str(weights) == "shipped" and not Path(weights).is_file():
+        path = shipped_path(shipped)
+        if not path.is_file():
+            raise WeightsNotFoundError(
+                f"the shipped {what} weights {path} are missing (a source checkout without them?); "
+                f"produce them with: {produce}"
+            )
+        return path
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise WeightsNotFoundError(f"{what} weights file {path} does not exist; produce one with: {produce}")
+    return path
+
+
 def hash_prefix(filename: str) -> str | None:
     """The sha256 prefix embedded in a torchvision-style file name, or None."""
     m = _HASH_PREFIX_RE.search(filename)

@@ -13,7 +13,7 @@ import torch
 import torchvision  # noqa: F401  (a hard dependency: fail, never skip)
 from PIL import Image
 
-from fashionlens.core.errors import WeightsNotFoundError
+from fashionlens.core.errors import InvalidInputError, WeightsNotFoundError
 from fashionlens.core.segmentation import GarmentInstances
 from fashionlens.ingest.ccp_coco import coco_categories, mask_to_rle
 from fashionlens.models.segmenters.maskrcnn import ARCHS, NUM_CLASSES, MaskRCNNSegmenter, build_maskrcnn
@@ -166,16 +166,14 @@ def test_encoder_from_the_shipped_unet_replaces_blocks_0_to_17_only() -> None:
 
 
 @pytest.mark.parametrize(
-    ("arch", "encoder", "message"),
+    ("arch", "encoder", "error", "message"),
     [
-        ("maskrcnn_resnet50_fpn_v2", "unet", "fits maskrcnn_mobilenet_v2_fpn only"),
-        ("maskrcnn_mobilenet_v2_fpn", "no/such/unet.pt", "no U-Net weights there"),
+        ("maskrcnn_resnet50_fpn_v2", "unet", InvalidInputError, "fits maskrcnn_mobilenet_v2_fpn only"),
+        ("maskrcnn_mobilenet_v2_fpn", "no/such/unet.pt", WeightsNotFoundError, "U-Net weights file no/such"),
     ],
 )
-def test_bad_encoder_init_is_a_clear_error(arch: str, encoder: str, message: str) -> None:
-    from fashionlens.core.errors import InvalidInputError
-
-    with pytest.raises(InvalidInputError, match=message):
+def test_bad_encoder_init_is_a_clear_error(arch: str, encoder: str, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
         build_maskrcnn(arch, NUM_CLASSES, weights=None, encoder=encoder)
 
 
@@ -221,3 +219,9 @@ def test_shipped_is_the_default_checkpoint_and_names_itself() -> None:
     assert seg.checkpoint == SHIPPED_CHECKPOINT and seg.model_id == SHIPPED_ID
     assert MaskRCNNSegmenter(Path("shipped")).model_id == SHIPPED_ID  # a CLI flag arrives as a Path
     assert MaskRCNNSegmenter("runs/own.pt").model_id == "maskrcnn.own"
+
+
+def test_a_missing_checkpoint_names_the_file_and_how_to_produce_it(tmp_path: Path) -> None:
+    expected = r"Mask R-CNN weights file .*gone\.pt does not exist.*train-maskrcnn"
+    with pytest.raises(WeightsNotFoundError, match=expected):
+        MaskRCNNSegmenter(tmp_path / "gone.pt").setup()

@@ -17,6 +17,7 @@ from fashionlens.models.weights import (
     find_in_package,
     hash_prefix,
     resolve_weights,
+    shipped_or_file,
     torch_hub_checkpoints_dir,
 )
 
@@ -206,3 +207,24 @@ def test_wrong_state_dict_is_a_clear_error(dirs: dict[str, Path], tmp_path: Path
     torch.save({"foo": torch.zeros(2)}, path)
     with pytest.raises(InvalidInputError, match="not a mobilenet_v2 state dict"):
         create_backbone("mobilenet_v2.imagenet", weights=path).setup()
+
+
+def test_shipped_or_file_names_the_missing_file_and_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = tmp_path / "mine.pt"
+    mine.write_bytes(b"x")
+    assert shipped_or_file(mine, what="U-Net", shipped="unet.pt", produce="train it") == mine
+    with pytest.raises(WeightsNotFoundError, match=r"file .*gone\.pt does not exist; .*: train it"):
+        shipped_or_file(tmp_path / "gone.pt", what="U-Net", shipped="unet.pt", produce="train it")
+    monkeypatch.setattr(weights_mod, "shipped_path", lambda name: tmp_path / "package" / name)
+    with pytest.raises(WeightsNotFoundError, match=r"the shipped DCGAN weights .*dcgan\.pt are missing"):
+        shipped_or_file("shipped", what="DCGAN", shipped="dcgan.pt", produce="train it")
+    (tmp_path / "package").mkdir()
+    (tmp_path / "package" / "dcgan.pt").write_bytes(b"x")
+    for name in ("shipped", Path("shipped")):  # a CLI flag hands a Path
+        found = shipped_or_file(name, what="DCGAN", shipped="dcgan.pt", produce="-")
+        assert found == tmp_path / "package" / "dcgan.pt"
+    monkeypatch.chdir(tmp_path)
+    Path("shipped").write_bytes(b"x")  # a file of that name wins
+    assert shipped_or_file("shipped", what="DCGAN", shipped="dcgan.pt", produce="-") == Path("shipped")

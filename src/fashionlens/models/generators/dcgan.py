@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from fashionlens.core.errors import InvalidInputError, NotReadyError, WeightsNotFoundError, require
+from fashionlens.core.errors import InvalidInputError, NotReadyError, require
+from fashionlens.models.weights import shipped_or_file
 
 logger = logging.getLogger(__name__)
 
@@ -306,19 +307,9 @@ class DCGANGenerator:
         self._net: Any = None
 
     def _path(self) -> Path:
-        if isinstance(self.weights, str) and self.weights == "shipped":
-            if not SHIPPED_WEIGHTS.is_file():
-                raise WeightsNotFoundError(
-                    f"the shipped DCGAN weights {SHIPPED_WEIGHTS} are missing; "
-                    f"produce them with: {TRAIN_COMMAND}"
-                )
-            return SHIPPED_WEIGHTS
-        path = Path(self.weights).expanduser()
-        if not path.is_file():
-            raise WeightsNotFoundError(
-                f"DCGAN weights file {path} does not exist; train one with: {TRAIN_COMMAND}"
-            )
-        return path
+        return shipped_or_file(
+            self.weights, what="DCGAN", shipped=SHIPPED_WEIGHTS.name, produce=TRAIN_COMMAND
+        )
 
     def setup(self) -> None:
         if self._net is not None:

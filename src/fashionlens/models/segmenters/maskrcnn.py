@@ -36,10 +36,11 @@ from typing import Any
 
 import numpy as np
 
-from fashionlens.core.errors import InvalidInputError, NotReadyError, WeightsNotFoundError, require
+from fashionlens.core.errors import InvalidInputError, NotReadyError, require
 from fashionlens.core.labels import modanet_categories
 from fashionlens.core.segmentation import GarmentInstances
 from fashionlens.models.registry import BackboneSpec
+from fashionlens.models.weights import shipped_or_file
 
 logger = logging.getLogger(__name__)
 
@@ -83,11 +84,11 @@ def init_encoder_from_unet(model: Any, unet_weights: str | Path = "shipped") -> 
     backbone; returns the U-Net file used. Frozen BatchNorm takes the U-Net's running statistics."""
     import torch
 
-    from fashionlens.models.segmenters.unet import SHIPPED_WEIGHTS, build_unet, load_unet_weights
+    from fashionlens.models.segmenters.unet import UNetSegmenter, build_unet, load_unet_weights
 
-    path = SHIPPED_WEIGHTS if unet_weights == "shipped" else Path(unet_weights)
-    if not path.is_file():
-        raise InvalidInputError(f"{path}: no U-Net weights there to take the encoder from")
+    path = UNetSegmenter(unet_weights).resolve_path()
+    if path is None:
+        raise InvalidInputError("init_encoder_from_unet: name the U-Net weights ('shipped' or a file)")
     unet = build_unet()
     load_unet_weights(unet, path)
     body = model.backbone.body
@@ -277,7 +278,7 @@ class MaskRCNNSegmenter:
             raise InvalidInputError(f"score_threshold must be in [0, 1]; got {score_threshold}")
         # "shipped" (or a Path of that name, from a CLI flag) unless a file of that name is there
         self.shipped = str(checkpoint) == "shipped" and not Path(checkpoint).is_file()
-        self.checkpoint = SHIPPED_CHECKPOINT if self.shipped else Path(checkpoint)
+        self.checkpoint = SHIPPED_CHECKPOINT if self.shipped else Path(checkpoint).expanduser()
         self.score_threshold = score_threshold
         self.mask_threshold = mask_threshold
         self.device = device
@@ -301,12 +302,11 @@ class MaskRCNNSegmenter:
 
             if self.num_threads:
                 torch.set_num_threads(self.num_threads)
-            if self.shipped and not self.checkpoint.is_file():
-                raise WeightsNotFoundError(
-                    f"the shipped Mask R-CNN {self.checkpoint} is missing (a source checkout without "
-                    f"it?); produce it with: {SHIPPED_COMMAND}"
-                )
-            ckpt = load_checkpoint(self.checkpoint)
+            weights = "shipped" if self.shipped else self.checkpoint
+            path = shipped_or_file(
+                weights, what="Mask R-CNN", shipped=SHIPPED_CHECKPOINT.name, produce=SHIPPED_COMMAND
+            )
+            ckpt = load_checkpoint(path)
             self.config = dict(ckpt["config"])
             # keep every detection above the threshold (COCO eval keeps 100 per image)
             self._model = model_from_checkpoint(ckpt, box_score_thresh=min(self.score_threshold, 0.05))

@@ -32,8 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fashionlens.core.errors import InvalidInputError, WeightsNotFoundError, require
+from fashionlens.core.errors import InvalidInputError, require
 from fashionlens.core.segmentation import seg_classes
+from fashionlens.models.weights import shipped_or_file
 
 if TYPE_CHECKING:
     import torch
@@ -424,20 +425,9 @@ class UNetSegmenter:
     def resolve_path(self) -> Path | None:
         if self.weights is None:
             return None
-        if isinstance(self.weights, str) and self.weights == "shipped":
-            path = SHIPPED_WEIGHTS
-            if not path.is_file():
-                raise WeightsNotFoundError(
-                    f"the shipped U-Net weights {path} are missing; produce them with: {TRAIN_COMMAND} "
-                    "(or pass weights=PATH)"
-                )
-            return path
-        path = Path(self.weights).expanduser()
-        if not path.is_file():
-            raise WeightsNotFoundError(
-                f"U-Net weights file {path} does not exist; train one with: {TRAIN_COMMAND}"
-            )
-        return path
+        return shipped_or_file(
+            self.weights, what="U-Net", shipped=SHIPPED_WEIGHTS.name, produce=TRAIN_COMMAND
+        )
 
     def setup(self) -> None:
         """Build the network and load the weights (once)."""
