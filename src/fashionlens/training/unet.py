@@ -88,16 +88,26 @@ def load_ccp_pair(root: Path, stem: str, label_names: Sequence[str]) -> tuple[np
 
 def preload(root: Path, stems: Sequence[str], input_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Letterboxed ``uint8 (N, h, w, 3)`` photos and ``uint8 (N, h, w)`` masks of ``stems``."""
+    return preload_sizes(root, stems, (input_hw,))[0]
+
+
+def preload_sizes(
+    root: Path, stems: Sequence[str], sizes_hw: Sequence[tuple[int, int]]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`preload` at each of ``sizes_hw``, decoding each photo and its mask once."""
     from fashionlens.models.segmenters.unet import letterbox_image, letterbox_mask
 
     names = ccp_label_names(root)
-    images = np.empty((len(stems), *input_hw, 3), dtype=np.uint8)
-    masks = np.empty((len(stems), *input_hw), dtype=np.uint8)
+    out = [
+        (np.empty((len(stems), *hw, 3), dtype=np.uint8), np.empty((len(stems), *hw), dtype=np.uint8))
+        for hw in sizes_hw
+    ]
     for i, stem in enumerate(stems):
         image, mask = load_ccp_pair(root, stem, names)
-        images[i] = letterbox_image(image, input_hw)[0]
-        masks[i] = letterbox_mask(mask, input_hw)
-    return images, masks
+        for (images, masks), hw in zip(out, sizes_hw, strict=True):
+            images[i] = letterbox_image(image, hw)[0]
+            masks[i] = letterbox_mask(mask, hw)
+    return out
 
 
 # classes never oversampled: they are in nearly every photo
@@ -282,20 +292,21 @@ def train_unet(
         keep = max(1, round(len(train_stems) * fraction))
         train_stems = sorted(rng.choice(train_stems, size=keep, replace=False).tolist())
     t0 = time.perf_counter()
-    images, masks = preload(root, train_stems, input_hw)
+    # zoom crops are cut from the same photos preloaded at twice the size (one decode for both)
+    sizes = [input_hw, (2 * input_hw[0], 2 * input_hw[1])] if zoom_crops > 0 else [input_hw]
+    loaded = preload_sizes(root, train_stems, sizes)
+    (images, masks), zoom_source = loaded[0], loaded[1:]
     preload_s = time.perf_counter() - t0
-    logger.info("preloaded %d training photos at %s in %.1f s", len(train_stems), input_hw, preload_s)
+    logger.info("preloaded %d training photos at %s in %.1f s", len(train_stems), sizes, preload_s)
     per_photo, per_class = repeat_factors(masks, repeat_threshold)
     if sampling == "repeat_factor" or zoom_crops > 0:
         factors = dict(zip(seg_classes(), np.round(per_class, 2).tolist(), strict=True))
         logger.info("repeat factors: %s", factors)
     crop_rarity = per_class
-    if zoom_rarity == "pixels":
+    if zoom_source and zoom_rarity == "pixels":
         crop_rarity = balanced_pos_weight(masks, len(seg_classes()), power=1.0).astype(np.float64)
         for name in _COMMON_CLASSES:
             crop_rarity[seg_classes().index(name)] = 1.0
-    zoom_hw = (2 * input_hw[0], 2 * input_hw[1])
-    images_2x, masks_2x = preload(root, train_stems, zoom_hw) if zoom_crops > 0 else (None, None)
 
     if init is None:
         model = build_unet(len(seg_classes()), encoder_weights="pretrained")
@@ -374,7 +385,8 @@ def train_unet(
         for step in range(steps_per_epoch):
             idx = order[step * batch_size : (step + 1) * batch_size]
             batch_images, batch_masks = images_t[idx], masks_t[idx]
-            if images_2x is not None and masks_2x is not None:
+            if zoom_source:
+                images_2x, masks_2x = zoom_source[0]
                 zoom = crop_rng.random(len(idx)) < zoom_crops
                 if zoom.any():
                     batch_images, batch_masks = batch_images.clone(), batch_masks.clone()
