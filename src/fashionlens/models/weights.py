@@ -99,12 +99,18 @@ def shipped_path(name: str) -> Path:
     return Path(__file__).resolve().parent / "shipped" / name
 
 
+def names_shipped(weights: str | Path) -> bool:
+    """``"shipped"`` (a string, or a path of that name from a CLI flag), unless a file of that name
+    is there."""
+    return str(weights) == "shipped" and not Path(weights).is_file()
+
+
 def shipped_or_file(weights: str | Path, *, what: str, shipped: str, produce: str) -> Path:
     """The weights file of a model the project trains and ships (segmenters, generators):
-    ``"shipped"`` (a string or a path of that name, unless a file of that name is there) is
-    `shipped_path` ``(shipped)``; anything else is a file path. Missing, it raises
-    `WeightsNotFoundError` naming the file and the command that produces it (``produce``)."""
-    if str(weights) == "shipped" and not Path(weights).is_file():
+    weights that `names_shipped` are `shipped_path` ``(shipped)``; anything else is a file path.
+    Missing, it raises `WeightsNotFoundError` naming the file and the command that produces it
+    (``produce``)."""
+    if names_shipped(weights):
         path = shipped_path(shipped)
         if not path.is_file():
             raise WeightsNotFoundError(

@@ -40,7 +40,7 @@ from fashionlens.core.errors import InvalidInputError, NotReadyError, require
 from fashionlens.core.labels import modanet_categories
 from fashionlens.core.segmentation import GarmentInstances
 from fashionlens.models.registry import BackboneSpec
-from fashionlens.models.weights import shipped_or_file
+from fashionlens.models.weights import names_shipped, shipped_or_file
 
 logger = logging.getLogger(__name__)
 
@@ -276,8 +276,7 @@ class MaskRCNNSegmenter:
     ) -> None:
         if not 0.0 <= score_threshold <= 1.0:
             raise InvalidInputError(f"score_threshold must be in [0, 1]; got {score_threshold}")
-        # "shipped" (or a Path of that name, from a CLI flag) unless a file of that name is there
-        self.shipped = str(checkpoint) == "shipped" and not Path(checkpoint).is_file()
+        self.shipped = names_shipped(checkpoint)
         self.checkpoint = SHIPPED_CHECKPOINT if self.shipped else Path(checkpoint).expanduser()
         self.score_threshold = score_threshold
         self.mask_threshold = mask_threshold
